@@ -1,0 +1,249 @@
+// Package config is the one place that reads DAILYREPS_* variables. Everything
+// else receives a typed Config, so no handler or hook reads the environment.
+package config
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Registration modes.
+const (
+	RegistrationOpen   = "open"
+	RegistrationClosed = "closed"
+	RegistrationInvite = "invite"
+)
+
+// Config holds every operator setting. A zero limit turns that limit off.
+type Config struct {
+	// Secrets: never logged, never part of an error.
+	Pepper     [][]byte // DAILYREPS_PEPPER: 64 hex, or oldest-first comma-separated after rotations; empty means the pepper file
+	PepperFile string // DAILYREPS_PEPPER_FILE; empty means the default beside the data
+	HMACSecret []byte // DAILYREPS_HMAC_SECRET; empty turns signature checks off
+
+	IPBurst             int           // DAILYREPS_IP_BURST
+	IPRefill            time.Duration // DAILYREPS_IP_REFILL
+	RegisterPerHour     int           // DAILYREPS_REGISTER_PER_HOUR (per client IP)
+	NewUsersPerIPPerDay int           // DAILYREPS_NEW_USERS_PER_IP_PER_DAY
+	SavesPerHour        int           // DAILYREPS_SAVES_PER_HOUR (per backup)
+	SavesPerDay         int           // DAILYREPS_SAVES_PER_DAY (per backup)
+	FailedLookupBurst   int           // DAILYREPS_FAILED_LOOKUP_BURST (per client IP and userId)
+	FailedLookupRefill  time.Duration // DAILYREPS_FAILED_LOOKUP_REFILL
+	MaxBackupsPerUser   int           // DAILYREPS_MAX_BACKUPS_PER_USER
+	MaxBackupBytes      int64         // DAILYREPS_MAX_BACKUP_BYTES
+	UserQuotaBytes      int64         // DAILYREPS_USER_QUOTA_BYTES
+	HistoryDepth        int           // DAILYREPS_HISTORY_DEPTH
+	MaxLargeUploads     int           // DAILYREPS_MAX_LARGE_UPLOADS
+	SignatureWindow     time.Duration // DAILYREPS_SIGNATURE_WINDOW
+
+	AllowedOrigins     []string // DAILYREPS_ALLOWED_ORIGINS (comma-separated)
+	TrustedProxyHeader string   // DAILYREPS_TRUSTED_PROXY_HEADER, e.g. Fly-Client-IP
+
+	Registration string // DAILYREPS_REGISTRATION: open, closed or invite
+
+	DatabaseURL      string        // DAILYREPS_DATABASE_URL (postgres://...); empty means SQLite
+	DBMaxConns       int           // DAILYREPS_DB_MAX_CONNS
+	DBConnectTimeout time.Duration // DAILYREPS_DB_CONNECT_TIMEOUT
+	DBQueryTimeout   time.Duration // DAILYREPS_DB_QUERY_TIMEOUT
+
+	MetricsToken     string        // DAILYREPS_METRICS_TOKEN; empty turns /metrics off
+	MinFreeDiskBytes int64         // DAILYREPS_MIN_FREE_DISK_BYTES, checked by /health
+	ShutdownTimeout  time.Duration // DAILYREPS_SHUTDOWN_TIMEOUT
+	LogLevel         string        // DAILYREPS_LOG_LEVEL: debug, info, warn, error
+}
+
+// Default returns the settings used when no variable is set.
+func Default() Config {
+	return Config{
+		IPBurst:             5,
+		IPRefill:            2 * time.Second,
+		RegisterPerHour:     10,
+		NewUsersPerIPPerDay: 20,
+		SavesPerHour:        5,
+		SavesPerDay:         20,
+		FailedLookupBurst:   10,
+		FailedLookupRefill:  30 * time.Second,
+		MaxBackupsPerUser:   5,
+		MaxBackupBytes:      5 << 20,
+		UserQuotaBytes:      50 << 20,
+		HistoryDepth:        10,
+		MaxLargeUploads:     4,
+		SignatureWindow:     300 * time.Second,
+		Registration:        RegistrationOpen,
+		DBMaxConns:          10,
+		DBConnectTimeout:    5 * time.Second,
+		DBQueryTimeout:      15 * time.Second,
+		MinFreeDiskBytes:    100 << 20,
+		ShutdownTimeout:     30 * time.Second,
+		LogLevel:            "info",
+	}
+}
+
+// Load reads the configuration through getenv (os.Getenv in production).
+// Every error names the variable at fault and never echoes a secret's value.
+func Load(getenv func(string) string) (Config, error) {
+	c := Default()
+	r := reader{getenv: getenv}
+
+	c.Pepper = r.hexSecrets("DAILYREPS_PEPPER", 32)
+	c.PepperFile = getenv("DAILYREPS_PEPPER_FILE")
+	if s := getenv("DAILYREPS_HMAC_SECRET"); s != "" {
+		if len(s) < 16 {
+			r.fail("DAILYREPS_HMAC_SECRET", "must be at least 16 characters")
+		}
+		c.HMACSecret = []byte(s)
+	}
+
+	r.int("DAILYREPS_IP_BURST", &c.IPBurst)
+	r.duration("DAILYREPS_IP_REFILL", &c.IPRefill)
+	r.int("DAILYREPS_REGISTER_PER_HOUR", &c.RegisterPerHour)
+	r.int("DAILYREPS_NEW_USERS_PER_IP_PER_DAY", &c.NewUsersPerIPPerDay)
+	r.int("DAILYREPS_SAVES_PER_HOUR", &c.SavesPerHour)
+	r.int("DAILYREPS_SAVES_PER_DAY", &c.SavesPerDay)
+	r.int("DAILYREPS_FAILED_LOOKUP_BURST", &c.FailedLookupBurst)
+	r.duration("DAILYREPS_FAILED_LOOKUP_REFILL", &c.FailedLookupRefill)
+	r.int("DAILYREPS_MAX_BACKUPS_PER_USER", &c.MaxBackupsPerUser)
+	r.int64("DAILYREPS_MAX_BACKUP_BYTES", &c.MaxBackupBytes)
+	r.int64("DAILYREPS_USER_QUOTA_BYTES", &c.UserQuotaBytes)
+	r.int("DAILYREPS_HISTORY_DEPTH", &c.HistoryDepth)
+	r.int("DAILYREPS_MAX_LARGE_UPLOADS", &c.MaxLargeUploads)
+	r.duration("DAILYREPS_SIGNATURE_WINDOW", &c.SignatureWindow)
+
+	c.AllowedOrigins = r.origins("DAILYREPS_ALLOWED_ORIGINS")
+	c.TrustedProxyHeader = strings.TrimSpace(getenv("DAILYREPS_TRUSTED_PROXY_HEADER"))
+
+	if s := getenv("DAILYREPS_REGISTRATION"); s != "" {
+		c.Registration = strings.ToLower(strings.TrimSpace(s))
+	}
+	switch c.Registration {
+	case RegistrationOpen, RegistrationClosed, RegistrationInvite:
+	default:
+		r.fail("DAILYREPS_REGISTRATION", "must be open, closed or invite")
+	}
+
+	c.DatabaseURL = strings.TrimSpace(getenv("DAILYREPS_DATABASE_URL"))
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		r.fail("DAILYREPS_DATABASE_URL", "must start with postgres:// or postgresql://")
+	}
+	r.int("DAILYREPS_DB_MAX_CONNS", &c.DBMaxConns)
+	r.duration("DAILYREPS_DB_CONNECT_TIMEOUT", &c.DBConnectTimeout)
+	r.duration("DAILYREPS_DB_QUERY_TIMEOUT", &c.DBQueryTimeout)
+
+	c.MetricsToken = getenv("DAILYREPS_METRICS_TOKEN")
+	r.int64("DAILYREPS_MIN_FREE_DISK_BYTES", &c.MinFreeDiskBytes)
+	r.duration("DAILYREPS_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+
+	if s := getenv("DAILYREPS_LOG_LEVEL"); s != "" {
+		c.LogLevel = strings.ToLower(strings.TrimSpace(s))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		r.fail("DAILYREPS_LOG_LEVEL", "must be debug, info, warn or error")
+	}
+
+	if c.MaxBackupBytes <= 0 {
+		// The cap protects memory and disk; it cannot be turned off.
+		r.fail("DAILYREPS_MAX_BACKUP_BYTES", "must be positive")
+	}
+	if c.DBMaxConns <= 0 {
+		r.fail("DAILYREPS_DB_MAX_CONNS", "must be positive")
+	}
+	if c.SignatureWindow <= 0 {
+		r.fail("DAILYREPS_SIGNATURE_WINDOW", "must be positive")
+	}
+	return c, errors.Join(r.errs...)
+}
+
+type reader struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (r *reader) fail(name, why string) {
+	r.errs = append(r.errs, fmt.Errorf("%s %s", name, why))
+}
+
+func (r *reader) int(name string, dst *int) {
+	var v int64
+	if r.parseInt(name, &v) {
+		*dst = int(v)
+	}
+}
+
+func (r *reader) int64(name string, dst *int64) {
+	r.parseInt(name, dst)
+}
+
+func (r *reader) parseInt(name string, dst *int64) bool {
+	s := strings.TrimSpace(r.getenv(name))
+	if s == "" {
+		return false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || v > 1<<40 {
+		r.fail(name, "must be a whole number from 0 (off) upwards")
+		return false
+	}
+	*dst = v
+	return true
+}
+
+func (r *reader) duration(name string, dst *time.Duration) {
+	s := strings.TrimSpace(r.getenv(name))
+	if s == "" {
+		return
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		// A bare number means seconds, the unit every limit is documented in.
+		n, nerr := strconv.ParseInt(s, 10, 64)
+		if nerr != nil {
+			r.fail(name, "must be a duration such as 2s, 90s or 1h")
+			return
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d < 0 {
+		r.fail(name, "must not be negative")
+		return
+	}
+	*dst = d
+}
+
+func (r *reader) hexSecrets(name string, size int) [][]byte {
+	s := strings.TrimSpace(r.getenv(name))
+	if s == "" {
+		return nil
+	}
+	var out [][]byte
+	for _, part := range strings.Split(s, ",") {
+		b, err := hex.DecodeString(strings.TrimSpace(part))
+		if err != nil || len(b) != size {
+			r.fail(name, fmt.Sprintf("must be %d hex characters (for example: openssl rand -hex %d), or several separated by commas after a rotation", size*2, size))
+			return nil
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func (r *reader) origins(name string) []string {
+	var out []string
+	for _, o := range strings.Split(r.getenv(name), ",") {
+		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		if o == "" {
+			continue
+		}
+		if o == "*" || !(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) || strings.Count(o, "/") != 2 {
+			r.fail(name, "must list origins such as https://app.example.com, separated by commas ('*' is not allowed)")
+			return nil
+		}
+		out = append(out, strings.ToLower(o))
+	}
+	return out
+}

@@ -1,0 +1,47 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tests"
+
+	_ "github.com/dailyreps/backup/migrations"
+	"github.com/dailyreps/backup/store"
+	"github.com/dailyreps/backup/store/sqlite"
+	"github.com/dailyreps/backup/store/storetest"
+)
+
+func newStore(t *testing.T) store.Store {
+	app, err := tests.NewTestAppWithConfig(core.BaseAppConfig{DataDir: t.TempDir(), DBConnect: sqlite.DBConnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(app.Cleanup)
+	s, err := sqlite.New(app, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) { storetest.Run(t, newStore) }
+
+func TestSynchronousFull(t *testing.T) {
+	app, err := tests.NewTestAppWithConfig(core.BaseAppConfig{DataDir: t.TempDir(), DBConnect: sqlite.DBConnect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Cleanup()
+	var data, aux int
+	if err := app.NonconcurrentDB().NewQuery("PRAGMA synchronous").Row(&data); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.AuxNonconcurrentDB().NewQuery("PRAGMA synchronous").Row(&aux); err != nil {
+		t.Fatal(err)
+	}
+	// 2 is FULL, 1 is NORMAL.
+	if data != 2 || aux != 1 {
+		t.Fatalf("synchronous: data.db %d, auxiliary.db %d; want 2 and 1", data, aux)
+	}
+}

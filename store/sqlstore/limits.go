@@ -1,0 +1,138 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/pocketbase/dbx"
+
+	"github.com/dailyreps/backup/store"
+)
+
+// UseNonce implements store.Store. The upsert only takes over an expired
+// record, so one statement both checks and records.
+func (s *Store) UseNonce(ctx context.Context, nonce string, expires, now time.Time) error {
+	return s.tx(ctx, func(tx *dbx.Tx) error {
+		res, err := tx.NewQuery(`INSERT INTO replays (nonce, expires) VALUES ({:nonce}, {:expires})
+			ON CONFLICT (nonce) DO UPDATE SET expires = excluded.expires WHERE replays.expires < {:now}`).
+			Bind(dbx.Params{"nonce": nonce, "expires": ms(expires), "now": ms(now)}).Execute()
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrReplay
+		}
+		return nil
+	})
+}
+
+// Hit implements store.Store.
+func (s *Store) Hit(ctx context.Context, bucket string, window time.Duration, max int, now time.Time) error {
+	if max <= 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *dbx.Tx) error {
+		if s.d.LockBucket != "" {
+			if _, err := tx.NewQuery(s.d.LockBucket).Bind(dbx.Params{"bucket": bucket}).Execute(); err != nil {
+				return err
+			}
+		}
+		if err := s.refuseOverLimit(tx, bucket, "requests", window, max, now); err != nil {
+			return err
+		}
+		return s.recordHit(tx, bucket, now)
+	})
+}
+
+// refuseOverLimit returns a *store.LimitError when bucket already holds max
+// hits inside the window ending now; RetryAfter is when the oldest leaves it.
+func (s *Store) refuseOverLimit(tx *dbx.Tx, bucket, reason string, window time.Duration, max int, now time.Time) error {
+	if max <= 0 {
+		return nil
+	}
+	var oldest sql.NullInt64
+	var n int
+	err := tx.NewQuery(`SELECT COUNT(*), MIN(at) FROM (SELECT at FROM rate_limits
+			WHERE bucket = {:bucket} AND at > {:since} ORDER BY at DESC LIMIT {:max}) AS recent`).
+		Bind(dbx.Params{"bucket": bucket, "since": ms(now.Add(-window)), "max": max}).Row(&n, &oldest)
+	if err != nil {
+		return err
+	}
+	if n < max {
+		return nil
+	}
+	retry := fromMS(oldest.Int64).Add(window).Sub(now)
+	if retry < time.Second {
+		retry = time.Second
+	}
+	return &store.LimitError{Reason: reason, RetryAfter: retry}
+}
+
+func (s *Store) recordHit(tx *dbx.Tx, bucket string, now time.Time) error {
+	_, err := tx.NewQuery(`INSERT INTO rate_limits (bucket, at) VALUES ({:bucket}, {:at})`).
+		Bind(dbx.Params{"bucket": bucket, "at": ms(now)}).Execute()
+	return err
+}
+
+// RecordEvents implements store.Store.
+func (s *Store) RecordEvents(ctx context.Context, events []store.EventRecord) error {
+	if len(events) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *dbx.Tx) error {
+		touched := map[[2]string]bool{}
+		for _, e := range events {
+			p := dbx.Params{"user": e.User, "key": e.Key, "kind": e.Kind, "minute": e.At.Unix() / 60}
+			_, err := tx.NewQuery(`INSERT INTO activity (user_id, storage_key, kind, minute, count)
+				SELECT {:user}, {:key}, {:kind}, {:minute}, 1 WHERE EXISTS (SELECT 1 FROM users WHERE id = {:user})
+				ON CONFLICT (user_id, storage_key, kind, minute) DO UPDATE SET count = activity.count + 1`).Bind(p).Execute()
+			if err != nil {
+				return err
+			}
+			touched[[2]string{e.User, e.Key}] = true
+		}
+		for k := range touched {
+			_, err := tx.NewQuery(`DELETE FROM activity WHERE user_id = {:user} AND storage_key = {:key}
+				AND minute < (SELECT MIN(minute) FROM (SELECT minute FROM activity
+					WHERE user_id = {:user} AND storage_key = {:key} ORDER BY minute DESC LIMIT {:depth}) AS kept)`).
+				Bind(dbx.Params{"user": k[0], "key": k[1], "depth": store.ActivityDepth}).Execute()
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Activity implements store.Store.
+func (s *Store) Activity(ctx context.Context, user, key string) ([]store.Event, error) {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	if err := s.owns(ctx, s.read, user, key); err != nil {
+		return nil, err
+	}
+	rows, err := s.read.NewQuery(`SELECT kind, minute, count FROM activity
+		WHERE user_id = {:user} AND (storage_key = {:key} OR storage_key = '')
+		ORDER BY minute DESC, kind LIMIT {:depth}`).
+		Bind(dbx.Params{"user": user, "key": key, "depth": store.ActivityDepth}).WithContext(ctx).Rows()
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	defer rows.Close()
+	out := []store.Event{}
+	for rows.Next() {
+		var e store.Event
+		var minute int64
+		if err := rows.Scan(&e.Kind, &minute, &e.Count); err != nil {
+			return nil, s.fail(err)
+		}
+		e.At = time.Unix(minute*60, 0).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, s.fail(err)
+	}
+	return out, nil
+}

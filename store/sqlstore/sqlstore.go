@@ -1,0 +1,139 @@
+// Package sqlstore implements store.Store once, in SQL that SQLite and
+// PostgreSQL both speak, over dbx. The two backends (store/sqlite,
+// store/postgres) open their database, create their schema and hand over a
+// Dialect for the few places where the two differ.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pocketbase/dbx"
+
+	"github.com/dailyreps/backup/store"
+)
+
+// Dialect is what differs between the backends.
+type Dialect struct {
+	// Column names of the creation and update times of users and backups.
+	Created, Updated string
+	// TimeArg encodes a time for those columns.
+	TimeArg func(time.Time) any
+	// LockUser is appended to the SELECT of a user row inside a save, so
+	// that saves of one user queue across instances ("FOR UPDATE").
+	LockUser string
+	// LockBucket, when set, is run with {:bucket} before a Hit is counted,
+	// so that instances do not both pass a limit.
+	LockBucket string
+	// Classify turns driver errors into the store's closed set where it can.
+	Classify func(error) error
+}
+
+// Store is the shared implementation. Reads go to read, every transaction to
+// write; for SQLite these are PocketBase's two pools, for PostgreSQL one.
+type Store struct {
+	read    dbx.Builder
+	write   *dbx.DB
+	d       Dialect
+	timeout time.Duration
+	closer  func() error
+	q       queries
+}
+
+var _ store.Store = (*Store)(nil)
+
+// New builds a Store. timeout bounds every call (0: none); closer is called by
+// Close (nil: nothing to close).
+func New(read dbx.Builder, write *dbx.DB, d Dialect, timeout time.Duration, closer func() error) *Store {
+	return &Store{read: read, write: write, d: d, timeout: timeout, closer: closer, q: buildQueries(d)}
+}
+
+// Close releases the database when the Store owns it.
+func (s *Store) Close() error {
+	if s.closer == nil {
+		return nil
+	}
+	return s.closer()
+}
+
+func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// tx runs f in one transaction on the write connection.
+func (s *Store) tx(ctx context.Context, f func(tx *dbx.Tx) error) error {
+	ctx, cancel := s.ctx(ctx)
+	defer cancel()
+	return s.fail(s.write.TransactionalContext(ctx, nil, f))
+}
+
+// fail maps an error to the closed set, passing the set's own errors through.
+func (s *Store) fail(err error) error {
+	if err == nil || isDomain(err) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+	}
+	if s.d.Classify != nil {
+		return s.d.Classify(err)
+	}
+	return err
+}
+
+func isDomain(err error) bool {
+	var le *store.LimitError
+	var se *store.StaleError
+	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrKeyOwned, store.ErrQuota,
+		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return errors.As(err, &le) || errors.As(err, &se)
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+// timeValue scans a time column of either backend: PostgreSQL hands over a
+// time.Time, SQLite PocketBase's text form.
+type timeValue struct{ t time.Time }
+
+// pbTimeLayout is how PocketBase stores dates in SQLite.
+const pbTimeLayout = "2006-01-02 15:04:05.000Z"
+
+func (v *timeValue) Scan(src any) error {
+	switch x := src.(type) {
+	case time.Time:
+		v.t = x.UTC()
+		return nil
+	case string:
+		return v.parse(x)
+	case []byte:
+		return v.parse(string(x))
+	}
+	return fmt.Errorf("sqlstore: cannot scan %T as a time", src)
+}
+
+func (v *timeValue) parse(s string) error {
+	t, err := time.Parse(pbTimeLayout, s)
+	if err != nil {
+		t, err = time.Parse(time.RFC3339Nano, s)
+	}
+	v.t = t.UTC()
+	return err
+}
+
+// PBTime encodes a time as PocketBase stores it in SQLite.
+func PBTime(t time.Time) any { return t.UTC().Format(pbTimeLayout) }

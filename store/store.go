@@ -1,0 +1,201 @@
+// Package store is the storage contract: the domain types, the Store
+// interface and the closed set of errors every implementation returns.
+//
+// Every identifier a Store sees is already peppered (an HMAC of what the
+// client sent, see package pepper): a Store never holds a raw userId or
+// storageKey, so neither can a stolen database.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// The closed set of errors. Implementations return these (or a *LimitError or
+// *StaleError) and nothing else the caller must understand; routes maps each
+// to one HTTP status in one function. Anything else is a fault (500 or 503).
+var (
+	// ErrNotFound: no such user, backup or version.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: the user is already registered.
+	ErrExists = errors.New("already exists")
+	// ErrKeyOwned: the storage key was first written by another user.
+	ErrKeyOwned = errors.New("storage key belongs to another user")
+	// ErrQuota: the save would take the user past its byte quota.
+	ErrQuota = errors.New("quota exceeded")
+	// ErrReplay: the signature was already used inside its window.
+	ErrReplay = errors.New("replayed request")
+	// ErrUnavailable: the database cannot be reached or is not usable now.
+	ErrUnavailable = errors.New("storage unavailable")
+	// ErrNoSpace: the database's disk is full.
+	ErrNoSpace = errors.New("storage full")
+)
+
+// LimitError refuses an action until RetryAfter has passed.
+type LimitError struct {
+	Reason     string // short, fixed text such as "saves per hour"; never user input
+	RetryAfter time.Duration
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("limit reached: %s (retry after %s)", e.Reason, e.RetryAfter)
+}
+
+// StaleError refuses a conditional save: Current is the newest version.
+type StaleError struct{ Current int64 }
+
+func (e *StaleError) Error() string { return fmt.Sprintf("stale version (current %d)", e.Current) }
+
+// Backup is one stored version of a backup.
+type Backup struct {
+	Data      string
+	Version   int64
+	UpdatedAt time.Time
+}
+
+// VersionInfo describes one version without its data.
+type VersionInfo struct {
+	Version   int64
+	UpdatedAt time.Time
+	Size      int64
+}
+
+// SaveRequest is one upsert. User and Key are peppered ids.
+type SaveRequest struct {
+	User, Key string
+	Data      string
+	IfMatch   int64 // > 0: save only if this is still the newest version
+	Now       time.Time
+	Limits    SaveLimits
+}
+
+// SaveLimits are checked in the same transaction as the write, so they hold
+// across restarts and across instances sharing one database. Zero is off.
+type SaveLimits struct {
+	PerHour, PerDay   int
+	MaxBackupsPerUser int
+	QuotaBytes        int64
+	HistoryDepth      int // previous versions kept besides the newest
+}
+
+// SaveResult is what a successful save reports.
+type SaveResult struct {
+	Version   int64
+	UpdatedAt time.Time
+}
+
+// Usage is a user's storage, history included.
+type Usage struct {
+	BytesUsed int64
+	Backups   int64
+	Versions  int64
+}
+
+// Stats are totals for operators.
+type Stats struct {
+	Users, Backups, Versions int64
+	StoredBytes              int64
+}
+
+// Event kinds kept in a backup's activity log.
+const (
+	EventSaved          = "saved"
+	EventRestored       = "restored"
+	EventFailedAttempt  = "failed_attempt"
+	EventDeletedVersion = "deleted_version"
+)
+
+// Event is one line of a backup's activity log, at minute precision.
+type Event struct {
+	Kind  string
+	At    time.Time
+	Count int64
+}
+
+// EventRecord is one event to record, for a backup (or user-wide).
+type EventRecord struct {
+	User, Key, Kind string
+	At              time.Time
+}
+
+// ActivityDepth is how many events each backup keeps.
+const ActivityDepth = 50
+
+// Store is the storage contract. All ids are peppered. Methods are safe for
+// concurrent use; each mutating method is one transaction.
+type Store interface {
+	// Register creates a user; ErrExists when it already exists (exactly one
+	// of two racing registrations succeeds).
+	Register(ctx context.Context, user string, now time.Time) error
+
+	// SaveBackup upserts the backup keyed by req.Key, moving the previous
+	// version into history and pruning it to the depth limit.
+	// Errors: ErrNotFound (unknown user), ErrKeyOwned, *LimitError,
+	// *StaleError, ErrQuota.
+	SaveBackup(ctx context.Context, req SaveRequest) (SaveResult, error)
+
+	// GetBackup returns the newest version (version == 0) or the given one.
+	// ErrNotFound when the user, the key or the version is unknown, or the
+	// key belongs to another user.
+	GetBackup(ctx context.Context, user, key string, version int64) (Backup, error)
+
+	// Versions lists the versions of a backup, newest first.
+	Versions(ctx context.Context, user, key string) ([]VersionInfo, error)
+
+	// DeleteBackup removes the backup, its history and activity, and the user
+	// once no backup of theirs is left. ErrNotFound as for GetBackup.
+	DeleteBackup(ctx context.Context, user, key string) error
+
+	// Usage reports the user's storage; ErrNotFound as for GetBackup.
+	Usage(ctx context.Context, user, key string) (Usage, error)
+
+	// RecordEvents adds to activity logs in one transaction, merging events
+	// of one kind in one minute and keeping each backup's last ActivityDepth.
+	// An EventFailedAttempt is user-wide (Key empty); events of unknown users
+	// are dropped.
+	RecordEvents(ctx context.Context, events []EventRecord) error
+
+	// Activity returns a backup's events newest first, including the
+	// user-wide failed attempts; ErrNotFound as for GetBackup.
+	Activity(ctx context.Context, user, key string) ([]Event, error)
+
+	// UseNonce records a signature (already hashed) until expires;
+	// ErrReplay when it was recorded before and has not expired.
+	UseNonce(ctx context.Context, nonce string, expires, now time.Time) error
+
+	// Hit counts one event for bucket in a sliding window and returns a
+	// *LimitError when it would pass max. Used for limits that must hold
+	// across instances, such as new users per address per day.
+	Hit(ctx context.Context, bucket string, window time.Duration, max int, now time.Time) error
+
+	// CreateInvite stores a single-use invite code (already hashed).
+	CreateInvite(ctx context.Context, code string, expires, now time.Time) error
+	// UseInvite consumes an invite and registers user in one transaction.
+	// ErrNotFound when the code is unknown, used or expired; ErrExists as
+	// for Register (the invite is then left unused).
+	UseInvite(ctx context.Context, code, user string, now time.Time) error
+
+	// CheckFingerprint stores fp on first use and afterwards reports
+	// whether it matches the stored one.
+	CheckFingerprint(ctx context.Context, fp string) (bool, error)
+
+	// Stats reports totals for operators.
+	Stats(ctx context.Context) (Stats, error)
+
+	// Ping makes a real round trip to the database.
+	Ping(ctx context.Context) error
+
+	// Rekey rewrites every stored id (users, backup keys, history, activity)
+	// through rekey and stores the new pepper fingerprint, in one transaction,
+	// for rotating the pepper. Records
+	// that cannot be linked to a user (nonces, rate-limit buckets) are
+	// dropped: they expire within a day anyway.
+	Rekey(ctx context.Context, rekey func(id string) string, fingerprint string) error
+
+	// Prune drops expired nonces and rate-limit records.
+	Prune(ctx context.Context, now time.Time) error
+
+	Close() error
+}
