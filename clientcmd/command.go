@@ -1,0 +1,93 @@
+// Package clientcmd is the command-line face of package client: it lets a
+// user register, back up and restore a DailyReps account from a shell.
+package clientcmd
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// Environment variables the client commands read. Secrets come from the
+// environment or a prompt, never from arguments, which other local users
+// can read from the process list.
+const (
+	EnvPassword   = "DAILYREPS_PASSWORD"
+	EnvHMACSecret = "DAILYREPS_HMAC_SECRET"
+	EnvInviteCode = "DAILYREPS_INVITE_CODE"
+)
+
+// lookupEnvFunc has the signature of os.LookupEnv, which tests replace.
+type lookupEnvFunc func(key string) (string, bool)
+
+// NewCommand returns the "client" command and its subcommands.
+func NewCommand() *cobra.Command {
+	cmd := newCommand(os.LookupEnv)
+	// PocketBase discards its root command's error output, and subcommands
+	// inherit it: without this, failures would be silent.
+	cmd.SetErr(os.Stderr)
+	return cmd
+}
+
+func newCommand(lookupEnv lookupEnvFunc) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "client",
+		Short: "Back up and restore a DailyReps account from the command line",
+		Long: `Back up and restore a DailyReps account from the command line.
+
+The document is encrypted here, with a key derived from the password, before
+it is sent; the server never sees the password or the plaintext.
+
+Environment:
+  ` + EnvPassword + `     the password; without it, you are prompted on the terminal
+  ` + EnvHMACSecret + `  the server's request-signing secret, if it has one
+  ` + EnvInviteCode + `  the invite code, for servers that register by invite`,
+		Args:          reported(cobra.NoArgs),
+		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	cmd.SetFlagErrorFunc(report)
+	cmd.AddCommand(
+		newRegisterCommand(lookupEnv),
+		newSaveCommand(lookupEnv),
+		newRestoreCommand(lookupEnv),
+		newVersionsCommand(lookupEnv),
+		newDeleteCommand(lookupEnv),
+	)
+	return cmd
+}
+
+// withSession gives a subcommand the flags every subcommand shares and
+// makes sure its failures are printed.
+func withSession(cmd *cobra.Command, lookupEnv lookupEnvFunc, run func(*cobra.Command, []string, *session) error) *cobra.Command {
+	s := &session{lookupEnv: lookupEnv}
+	s.bindFlags(cmd)
+	cmd.Args = reported(cmd.Args)
+	cmd.RunE = reported(func(cmd *cobra.Command, args []string) error { return run(cmd, args, s) })
+	cmd.SilenceErrors = true
+	cmd.SilenceUsage = true
+	return cmd
+}
+
+// reported prints a failure before handing it back to cobra. The root
+// command belongs to PocketBase, which prints no errors itself.
+func reported(run func(*cobra.Command, []string) error) func(*cobra.Command, []string) error {
+	if run == nil {
+		return nil
+	}
+	return func(cmd *cobra.Command, args []string) error {
+		if err := run(cmd, args); err != nil {
+			return report(cmd, err)
+		}
+		return nil
+	}
+}
+
+func report(cmd *cobra.Command, err error) error {
+	message := strings.ReplaceAll(err.Error(), "\n", " ")
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", cmd.CommandPath(), message)
+	return err
+}

@@ -1,0 +1,41 @@
+// Command dailyreps-backup is the DailyReps Backup server: a zero-knowledge
+// backup service for the DailyReps web app, on PocketBase.
+package main
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+
+	"github.com/pocketbase/pocketbase"
+
+	"github.com/dailyreps/backup/commands"
+	"github.com/dailyreps/backup/config"
+	_ "github.com/dailyreps/backup/migrations"
+	"github.com/dailyreps/backup/server"
+	"github.com/dailyreps/backup/store/sqlite"
+)
+
+//go:embed all:pb_public
+var public embed.FS
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "Error:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return err
+	}
+	// Dev mode prints every SQL statement, backups included: off unless --dev.
+	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DBConnect: sqlite.DBConnect})
+	site, _ := fs.Sub(public, "pb_public")
+	server.Register(app, cfg, server.Options{Public: site})
+	commands.Add(app, cfg)
+	return app.Start()
+}

@@ -1,0 +1,62 @@
+package routes
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/dailyreps/backup/hooks"
+	"github.com/dailyreps/backup/store"
+)
+
+type saveRequest struct {
+	UserID     string `json:"userId"`
+	StorageKey string `json:"storageKey"`
+	Data       string `json:"data"`
+}
+
+// backupSave handles POST /api/backup: an upsert keyed by storageKey,
+// optionally conditional on If-Match.
+func (h *handlers) backupSave(e *core.RequestEvent) error {
+	var req saveRequest
+	if err := decodeBody(e, &req); err != nil {
+		return err
+	}
+	id, err := h.pepperIDs(req.UserID, req.StorageKey)
+	if err != nil {
+		return err
+	}
+	if err := checkData(req.Data, h.Config.MaxBackupBytes); err != nil {
+		return err
+	}
+	var ifMatch int64
+	if v := e.Request.Header.Get("If-Match"); v != "" {
+		var ok bool
+		if ifMatch, ok = etagVersion(v); !ok {
+			return hooks.Fail(http.StatusBadRequest, `If-Match must be a version ETag such as "3".`)
+		}
+	}
+	c := h.Config
+	res, err := h.Store.SaveBackup(e.Request.Context(), store.SaveRequest{
+		User: id.user, Key: id.key, Data: req.Data, IfMatch: ifMatch, Now: h.Now(),
+		Limits: store.SaveLimits{PerHour: c.SavesPerHour, PerDay: c.SavesPerDay, MaxBackupsPerUser: c.MaxBackupsPerUser,
+			QuotaBytes: c.UserQuotaBytes, HistoryDepth: c.HistoryDepth},
+	})
+	if err != nil {
+		return storeError(e, err)
+	}
+	h.Events.Record(id.user, id.key, store.EventSaved, res.UpdatedAt)
+	e.Response.Header().Set("ETag", etag(res.Version))
+	return hooks.WriteJSON(e, http.StatusOK, saveResponse{true, timestamp(res.UpdatedAt), res.Version})
+}
+
+type saveResponse struct {
+	Success   bool   `json:"success"`
+	UpdatedAt string `json:"updatedAt"`
+	Version   int64  `json:"version"`
+}
+
+// timestamp renders times as RFC 3339 UTC with milliseconds, as JavaScript's
+// Date.toISOString does.
+func timestamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }

@@ -1,0 +1,160 @@
+// Package routes is the API: one function (Mount) lists every route with the
+// middlewares it runs, and one file per endpoint holds its handler:
+// bind -> validate -> act -> respond. Policy lives in the middlewares (package
+// hooks) and the store; handlers hold none of their own.
+package routes
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
+
+	"github.com/dailyreps/backup/activity"
+	"github.com/dailyreps/backup/config"
+	"github.com/dailyreps/backup/hooks"
+	"github.com/dailyreps/backup/limiter"
+	"github.com/dailyreps/backup/pepper"
+	"github.com/dailyreps/backup/store"
+)
+
+// Version is the server version reported by /api/info.
+var Version = "dev"
+
+// Deps is everything the handlers use.
+type Deps struct {
+	Config   config.Config
+	Store    store.Store
+	Pepper   *pepper.Pepper
+	Events   *activity.Recorder
+	Now      func() time.Time
+	Logger   func() *slog.Logger
+	Observe  hooks.Observer
+	DataDir  string                            // for the free-disk check of /health
+	FreeDisk func(path string) (uint64, error) // nil: the real statfs
+}
+
+type handlers struct {
+	Deps
+	ipBuckets       *limiter.Keyed
+	registerBuckets *limiter.Keyed
+	failedLookups   *limiter.Keyed
+}
+
+// bucketBound is how many client addresses each in-memory limiter tracks.
+const bucketBound = 100_000
+
+// Mount adds the API to r.
+func Mount(r *router.Router[*core.RequestEvent], d Deps) {
+	c := d.Config
+	h := &handlers{
+		Deps:          d,
+		ipBuckets:     limiter.New(c.IPBurst, c.IPRefill, bucketBound, d.Now),
+		failedLookups: limiter.New(c.FailedLookupBurst, c.FailedLookupRefill, bucketBound, d.Now),
+	}
+	if c.RegisterPerHour > 0 {
+		h.registerBuckets = limiter.New(c.RegisterPerHour, time.Hour/time.Duration(c.RegisterPerHour), bucketBound, d.Now)
+	}
+
+	// Every response under our paths, errors included, comes from this group.
+	api := r.Group("")
+	api.Bind(
+		hooks.AccessLog(d.Logger, d.Observe),
+		hooks.ErrorShape(func(msg string, args ...any) { d.Logger().Error(msg, args...) }),
+		hooks.SecurityHeaders(),
+		hooks.ClientIPResolver(c.TrustedProxyHeader),
+		hooks.CORS(c.AllowedOrigins),
+	)
+
+	limited := api.Group("")
+	limited.Bind(hooks.IPLimit(h.ipBuckets), hooks.Signature(hooks.SignatureConfig{
+		Secret: c.HMACSecret, Window: c.SignatureWindow, Now: d.Now, UseNonce: h.useNonce,
+	}))
+	body := hooks.ReadBody(hooks.BodyLimits{
+		MaxBytes: maxBodyBytes(c.MaxBackupBytes), Large: make(chan struct{}, max(c.MaxLargeUploads, 1)), LargeBytes: 1 << 20,
+	})
+	small := hooks.ReadBody(hooks.BodyLimits{MaxBytes: 4 << 10})
+
+	registerLimit := hooks.RouteLimit("drRegisterLimit", hooks.PriorityRouteLimit, h.registerBuckets,
+		"Too many registrations from this address.")
+
+	route(api, limited, "/api/register", map[string]endpoint{http.MethodPost: do(h.userRegister, registerLimit, small)})
+	route(api, limited, "/api/backup", map[string]endpoint{
+		http.MethodPost: do(h.backupSave, body),
+		http.MethodGet:  do(h.backupGet),
+	})
+	route(api, limited, "/api/backup/versions", map[string]endpoint{http.MethodGet: do(h.backupVersions)})
+	route(api, limited, "/api/backup/activity", map[string]endpoint{http.MethodGet: do(h.backupActivity)})
+	route(api, limited, "/api/usage", map[string]endpoint{http.MethodGet: do(h.usageGet)})
+	route(api, limited, "/api/user", map[string]endpoint{http.MethodDelete: do(h.userDelete, small)})
+	route(api, api, "/api/info", map[string]endpoint{http.MethodGet: do(h.infoGet)})
+	route(api, api, "/health", map[string]endpoint{http.MethodGet: do(h.healthGet)})
+
+	// PocketBase's CORS (allow-all), its request log (full URIs and client
+	// addresses), its auth-token loader (a database read), its rate limiter
+	// and body limit are replaced by ours. Unbind reaches only the routes
+	// that exist when it is called, so it comes last.
+	api.Unbind(apis.DefaultCorsMiddlewareId, apis.DefaultActivityLoggerMiddlewareId,
+		apis.DefaultLoadAuthTokenMiddlewareId, apis.DefaultRateLimitMiddlewareId, apis.DefaultBodyLimitMiddlewareId)
+}
+
+// endpoint is an action and the route-specific middlewares it runs behind.
+type endpoint struct {
+	action func(*core.RequestEvent) error
+	mw     []*hook.Handler[*core.RequestEvent]
+}
+
+func do(action func(*core.RequestEvent) error, mw ...*hook.Handler[*core.RequestEvent]) endpoint {
+	return endpoint{action, mw}
+}
+
+// route registers path's methods on group, an OPTIONS answer (the CORS
+// middleware answers preflights before it), and a 405 in the API's error
+// shape for the other standard methods (PocketBase's router would answer 404
+// in its own). A method-less pattern would be simpler but conflicts with the
+// static files' "GET /{path...}" in net/http's mux.
+func route(api, group *router.RouterGroup[*core.RequestEvent], path string, methods map[string]endpoint) {
+	allow := []string{http.MethodOptions}
+	for method, ep := range methods {
+		group.Route(method, path, ep.action).Bind(ep.mw...)
+		allow = append(allow, method)
+		if method == http.MethodGet {
+			allow = append(allow, http.MethodHead) // net/http routes HEAD to GET
+		}
+	}
+	allowed := strings.Join(allow, ", ")
+	api.Route(http.MethodOptions, path, func(e *core.RequestEvent) error {
+		e.Response.Header().Set("Allow", allowed)
+		return e.NoContent(http.StatusNoContent)
+	})
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+		http.MethodPatch, http.MethodDelete, http.MethodTrace} {
+		if slices.Contains(allow, m) {
+			continue
+		}
+		api.Route(m, path, func(e *core.RequestEvent) error {
+			e.Response.Header().Set("Allow", allowed)
+			return hooks.Fail(http.StatusMethodNotAllowed, "Method not allowed.")
+		})
+	}
+}
+
+// maxBodyBytes leaves room around data for the ids and JSON escaping.
+func maxBodyBytes(maxData int64) int64 { return maxData + 64<<10 }
+
+// useNonce is the signature middleware's replay record, kept in the store so
+// that instances sharing a database agree.
+func (h *handlers) useNonce(e *core.RequestEvent, nonce string, expires time.Time) error {
+	err := h.Store.UseNonce(e.Request.Context(), nonce, expires, h.Now())
+	if err != nil && !errors.Is(err, store.ErrReplay) {
+		return storeError(e, err)
+	}
+	return err
+}

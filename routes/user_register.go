@@ -1,0 +1,61 @@
+package routes
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/dailyreps/backup/config"
+	"github.com/dailyreps/backup/hooks"
+	"github.com/dailyreps/backup/store"
+)
+
+type registerRequest struct {
+	UserID string `json:"userId"`
+}
+
+// userRegister handles POST /api/register.
+func (h *handlers) userRegister(e *core.RequestEvent) error {
+	var req registerRequest
+	if err := decodeBody(e, &req); err != nil {
+		return err
+	}
+	id, err := h.pepperIDs(req.UserID, "-")
+	if err != nil {
+		return err
+	}
+	now := h.Now()
+	switch h.Config.Registration {
+	case config.RegistrationClosed:
+		return hooks.Fail(http.StatusForbidden, "Registration is closed on this server.")
+	case config.RegistrationInvite:
+		code := e.Request.Header.Get("X-Invite-Code")
+		if code == "" {
+			return hooks.Fail(http.StatusForbidden, "Registration on this server needs an invite code (X-Invite-Code).")
+		}
+		err = h.Store.UseInvite(e.Request.Context(), InviteHash(code), id.user, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return hooks.Fail(http.StatusForbidden, "The invite code is not valid, or was already used.")
+		}
+	default:
+		bucket := h.Pepper.Bucket("newusers", hooks.ClientIP(e))
+		err = h.Store.Hit(e.Request.Context(), bucket, 24*time.Hour, h.Config.NewUsersPerIPPerDay, now)
+		if err == nil {
+			err = h.Store.Register(e.Request.Context(), id.user, now)
+		}
+	}
+	if err != nil {
+		return storeError(e, err)
+	}
+	return hooks.WriteJSON(e, http.StatusOK, map[string]bool{"success": true})
+}
+
+// InviteHash is how invite codes are stored: random codes need no pepper.
+func InviteHash(code string) string {
+	h := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,178 @@
+// Package server wires the application into a PocketBase app: Register is
+// the one seam that main and the tests both call, so tests exercise the real
+// wiring.
+package server
+
+import (
+	"context"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pocketbase/pocketbase/apis"
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+
+	"github.com/dailyreps/backup/activity"
+	"github.com/dailyreps/backup/config"
+	"github.com/dailyreps/backup/hooks"
+	"github.com/dailyreps/backup/pepper"
+	"github.com/dailyreps/backup/routes"
+)
+
+// Options adjust Register for tests and embedding.
+type Options struct {
+	Public  fs.FS            // the web client, served at /; nil: none
+	Now     func() time.Time // nil: time.Now
+	Observe hooks.Observer   // per-request metrics; nil: none
+	// FreeDisk replaces the statfs behind /health's disk check (tests).
+	FreeDisk func(path string) (uint64, error)
+}
+
+// Register binds the application to app: storage opens and the routes mount
+// when the app serves.
+func Register(app core.App, cfg config.Config, opts Options) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	logger := leveled(app, cfg.LogLevel)
+
+	// The pepper file sits in the data directory but must never travel with
+	// PocketBase's backup archives, nor be replaced by a restore.
+	exclude := func(e *core.BackupEvent) error {
+		e.Exclude = append(e.Exclude, pepper.FileName)
+		return e.Next()
+	}
+	app.OnBackupCreate().BindFunc(exclude)
+	app.OnBackupRestore().BindFunc(exclude)
+	bindDashboardCleanup(app)
+
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id: "drServe",
+		Func: func(se *core.ServeEvent) error {
+			deps, closeAll, err := open(se.App, cfg, logger, opts)
+			if err != nil {
+				return err
+			}
+			// No placeholder admin and no browser on the first start.
+			se.InstallerFunc = nil
+			tuneServer(se.Server)
+			bindShutdown(se, cfg, closeAll, logger)
+			if len(cfg.HMACSecret) == 0 {
+				logger().Warn("DAILYREPS_HMAC_SECRET is not set: requests are not signed (see README, 'Signed requests')")
+			}
+
+			se.Router.Bind(hooks.RedactQuery())
+			routes.Mount(se.Router, deps)
+			if opts.Public != nil {
+				se.Router.GET("/{path...}", apis.Static(opts.Public, true)).BindFunc(guardAPI)
+			}
+			return se.Next()
+		},
+	})
+}
+
+// open loads the pepper and the store and checks that they belong together.
+func open(app core.App, cfg config.Config, logger func() *slog.Logger, opts Options) (routes.Deps, func(), error) {
+	st, p, err := OpenStore(context.Background(), app, cfg)
+	if err != nil {
+		return routes.Deps{}, nil, err
+	}
+	events := activity.New(st, time.Second, logger)
+	stopPrune := startPruning(st, opts.Now, logger)
+	closeAll := func() {
+		stopPrune()
+		events.Close()
+		_ = st.Close()
+	}
+	return routes.Deps{
+		Config: cfg, Store: st, Pepper: p, Events: events, Now: opts.Now, Logger: logger,
+		Observe: opts.Observe, DataDir: app.DataDir(), FreeDisk: opts.FreeDisk,
+	}, closeAll, nil
+}
+
+// tuneServer replaces PocketBase's generous timeouts (minutes, for file
+// uploads) with ones sized for 5 MiB uploads from slow phones, so that slow
+// or stalled clients cannot hold connections for long.
+func tuneServer(s *http.Server) {
+	s.ReadHeaderTimeout = 10 * time.Second
+	s.ReadTimeout = 2 * time.Minute
+	s.WriteTimeout = 2 * time.Minute
+	s.IdleTimeout = 90 * time.Second
+	s.MaxHeaderBytes = 64 << 10
+}
+
+// bindShutdown lets in-flight requests finish, up to the configured
+// deadline, before PocketBase's own handler (which waits one second) runs.
+func bindShutdown(se *core.ServeEvent, cfg config.Config, closeAll func(), logger func() *slog.Logger) {
+	srv := se.Server
+	se.App.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
+		Id:       "drGracefulShutdown",
+		Priority: -10000,
+		Func: func(te *core.TerminateEvent) error {
+			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				logger().Warn("shutdown deadline passed with requests in flight", "error", err.Error())
+			}
+			closeAll()
+			return te.Next()
+		},
+	})
+}
+
+// guardAPI keeps unknown /api/ paths from falling back to index.html.
+func guardAPI(e *core.RequestEvent) error {
+	if strings.HasPrefix(e.Request.URL.Path, "/api/") || e.Request.URL.Path == "/api" {
+		return e.NotFoundError("", nil)
+	}
+	return e.Next()
+}
+
+func startPruning(st interface {
+	Prune(context.Context, time.Time) error
+}, now func() time.Time, logger func() *slog.Logger) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := st.Prune(context.Background(), now()); err != nil {
+					logger().Warn("pruning expired records failed", "error", err.Error())
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// leveled filters the app's logger by DAILYREPS_LOG_LEVEL.
+func leveled(app core.App, level string) func() *slog.Logger {
+	var min slog.Level
+	_ = min.UnmarshalText([]byte(level))
+	return func() *slog.Logger {
+		return slog.New(levelFilter{app.Logger().Handler(), min})
+	}
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (l levelFilter) Enabled(ctx context.Context, lv slog.Level) bool {
+	return lv >= l.min && l.Handler.Enabled(ctx, lv)
+}
+
+func (l levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{l.Handler.WithAttrs(a), l.min}
+}
+
+func (l levelFilter) WithGroup(n string) slog.Handler { return levelFilter{l.Handler.WithGroup(n), l.min} }
+

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/pocketbase/pocketbase/core"
+
+	"github.com/dailyreps/backup/config"
+	"github.com/dailyreps/backup/pepper"
+	"github.com/dailyreps/backup/store"
+	"github.com/dailyreps/backup/store/sqlite"
+)
+
+// OpenStore opens the configured backend and the pepper, and refuses to go
+// on when the pepper is not the one the database was written with: answering
+// 404 to every user would look like data loss. The app must be bootstrapped
+// and its migrations applied.
+func OpenStore(ctx context.Context, app core.App, cfg config.Config) (store.Store, *pepper.Pepper, error) {
+	p, err := pepper.Load(cfg.Pepper, PepperPath(app, cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openBackend(ctx, app, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ok, err := st.CheckFingerprint(ctx, p.Fingerprint())
+	if err == nil && !ok {
+		err = pepper.ErrMismatch
+	}
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return st, p, nil
+}
+
+// PepperPath is where the pepper file lives when DAILYREPS_PEPPER is unset.
+func PepperPath(app core.App, cfg config.Config) string {
+	if cfg.PepperFile != "" {
+		return cfg.PepperFile
+	}
+	return filepath.Join(app.DataDir(), pepper.FileName)
+}
+
+func openBackend(ctx context.Context, app core.App, cfg config.Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return openPostgres(ctx, cfg)
+	}
+	st, err := sqlite.New(app, cfg.DBQueryTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite store: %w", err)
+	}
+	return st, nil
+}
+
+var errNoPostgres = errors.New("PostgreSQL support is not built in")
+
+func openPostgres(ctx context.Context, cfg config.Config) (store.Store, error) {
+	return nil, errNoPostgres
+}
