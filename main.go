@@ -10,6 +10,7 @@ import (
 
 	"github.com/pocketbase/pocketbase"
 
+	"github.com/dailyreps/backup/clientcmd"
 	"github.com/dailyreps/backup/commands"
 	"github.com/dailyreps/backup/config"
 	_ "github.com/dailyreps/backup/migrations"
@@ -22,7 +23,10 @@ var public embed.FS
 
 func main() {
 	if err := run(); err != nil {
-		fmt.Fprintln(os.Stderr, "Error:", err)
+		// The client commands print their own one-line message.
+		if !clientcmd.AlreadyReported(err) {
+			fmt.Fprintln(os.Stderr, "Error:", err)
+		}
 		os.Exit(1)
 	}
 }

@@ -18,10 +18,10 @@ import (
 // Recorder batches events for a store. Record never blocks a request: when
 // the buffer is full, the event is dropped and counted.
 type Recorder struct {
-	st     store.Store
-	ch     chan store.EventRecord
-	every  time.Duration
-	log    func() *slog.Logger
+	st      store.Store
+	ch      chan store.EventRecord
+	every   time.Duration
+	log     func() *slog.Logger
 	mu      sync.Mutex
 	done    chan struct{}
 	closed  bool

@@ -110,7 +110,9 @@ func (c *Client) attempt(ctx context.Context, r call, target *url.URL, body []by
 		return nil, fmt.Errorf("client: %s %s: %w", r.method, r.path, withoutURL(err))
 	}
 	for name, values := range r.header {
-		req.Header[name] = values
+		for _, value := range values {
+			req.Header.Add(name, value)
+		}
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
@@ -144,7 +146,8 @@ func (c *Client) attempt(ctx context.Context, r call, target *url.URL, body []by
 func (c *Client) endpoint(path string, query url.Values) (*url.URL, error) {
 	base, err := url.Parse(c.BaseURL)
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
-		return nil, fmt.Errorf("client: base URL %q is not an http(s)://host[:port] URL", c.BaseURL)
+		// The URL stays out of the message: it may hold user:password.
+		return nil, errors.New("client: base URL is not an http(s)://host[:port] URL")
 	}
 	target := base.JoinPath(path)
 	// JoinPath keeps a host-only base's empty path relative.

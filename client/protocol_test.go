@@ -26,9 +26,10 @@ type vector struct {
 func TestVectors(t *testing.T) {
 	// The shared copy is the web app's source of truth; CI places it beside
 	// the clone, so a developer without it still gets the repository copy.
+	const repoRoot = ".." // tests run in the package's folder
 	files := map[string]string{
-		"repository": filepath.Join("..", "testdata", "vectors.json"),
-		"shared":     filepath.Join("..", "..", "shared", "protocol", "vectors.json"),
+		"repository": filepath.Join(repoRoot, "testdata", "vectors.json"),
+		"shared":     filepath.Join(repoRoot, "..", "shared", "protocol", "vectors.json"),
 	}
 	for name, path := range files {
 		t.Run(name, func(t *testing.T) {

@@ -3,6 +3,7 @@
 package clientcmd
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -89,5 +90,17 @@ func reported(run func(*cobra.Command, []string) error) func(*cobra.Command, []s
 func report(cmd *cobra.Command, err error) error {
 	message := strings.ReplaceAll(err.Error(), "\n", " ")
 	fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s\n", cmd.CommandPath(), message)
-	return err
+	return reportedError{err}
+}
+
+// reportedError marks an error that a command has printed already.
+type reportedError struct{ error }
+
+func (e reportedError) Unwrap() error { return e.error }
+
+// AlreadyReported tells a main function that prints the errors coming out
+// of PocketBase's root command to skip those the client command printed.
+func AlreadyReported(err error) bool {
+	var reported reportedError
+	return errors.As(err, &reported)
 }

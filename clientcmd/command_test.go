@@ -3,6 +3,7 @@ package clientcmd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -265,12 +266,21 @@ func TestErrorsPrintedOnceUnderPocketBaseRoot(t *testing.T) {
 		if err == nil {
 			t.Fatalf("%v succeeded", args)
 		}
+		if !AlreadyReported(errors.Join(errors.New("cleanup"), err)) {
+			t.Errorf("%v: main would print %q again", args, err)
+		}
 		if n := strings.Count(stderr.String(), "\n"); n != 1 || !strings.HasPrefix(stderr.String(), "dailyreps client ") {
 			t.Errorf("%v printed %q, want one line naming the command", args, stderr.String())
 		}
 		if stdout.Len() != 0 {
 			t.Errorf("%v printed usage on stdout: %q", args, stdout.String())
 		}
+	}
+}
+
+func TestAlreadyReported(t *testing.T) {
+	if AlreadyReported(errors.New("from elsewhere")) || AlreadyReported(nil) {
+		t.Error("an error the client command never printed counts as reported")
 	}
 }
 

@@ -20,13 +20,21 @@ func openTerminal(t *testing.T) (controller, terminal *os.File) {
 		t.Skipf("no pseudo-terminals here: %v", err)
 	}
 	t.Cleanup(func() { controller.Close() })
-	fd := int(controller.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		t.Skipf("cannot unlock pseudo-terminal: %v", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	// SyscallConn rather than Fd, which would make the controller blocking
+	// and keep Close from interrupting the reader below.
+	raw, err := controller.SyscallConn()
 	if err != nil {
-		t.Skipf("cannot name pseudo-terminal: %v", err)
+		t.Fatal(err)
+	}
+	var n int
+	var ioctlErr error
+	err = raw.Control(func(fd uintptr) {
+		if ioctlErr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0); ioctlErr == nil {
+			n, ioctlErr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN)
+		}
+	})
+	if err != nil || ioctlErr != nil {
+		t.Skipf("cannot set up pseudo-terminal: %v %v", err, ioctlErr)
 	}
 	terminal, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
 	if err != nil {
@@ -96,10 +104,21 @@ func TestPasswordPrompt(t *testing.T) {
 	}
 }
 
-func TestPasswordPromptEndOfInput(t *testing.T) {
-	// Ctrl-D at the prompt: the user gave up rather than typed a password.
-	r := runOnTerminal(t, nil, "\x04", "versions", "--username", "jay")
-	if r.err == nil || !strings.Contains(r.err.Error(), "read password") {
-		t.Errorf("Ctrl-D at the prompt gave %v", r.err)
+func TestPasswordPromptOnHungUpTerminal(t *testing.T) {
+	controller, terminal := openTerminal(t)
+	cmd := newCommand(func(string) (string, bool) { return "", false })
+	cmd.SetIn(terminal)
+	// Hang up as soon as the prompt appears, as a closed terminal window does.
+	cmd.SetErr(writerFunc(func(p []byte) (int, error) {
+		controller.Close()
+		return len(p), nil
+	}))
+	cmd.SetArgs([]string{"versions", "--username", "jay"})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "read password") {
+		t.Errorf("hung-up terminal gave %v", err)
 	}
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -43,12 +43,12 @@ func (s *session) account(cmd *cobra.Command, confirmPassword bool) (*client.Acc
 func (s *session) client(cmd *cobra.Command) (*client.Client, error) {
 	server, err := url.Parse(s.server)
 	if err != nil || (server.Scheme != "http" && server.Scheme != "https") || server.Host == "" {
-		return nil, fmt.Errorf("--server %q is not an http(s)://host[:port] URL", s.server)
+		return nil, errors.New("--server is not an http(s)://host[:port] URL")
 	}
 	if server.Scheme == "http" && !isLoopback(server.Hostname()) {
 		// The backup stays encrypted, but the storage key travels in the
 		// clear and lets an eavesdropper overwrite or delete the account.
-		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is not HTTPS; the storage key will cross the network unencrypted\n", s.server)
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is not HTTPS; the storage key will cross the network unencrypted\n", server.Redacted())
 	}
 	c := &client.Client{BaseURL: s.server}
 	if secret, ok := s.lookupEnv(EnvHMACSecret); ok && secret != "" {

@@ -22,8 +22,8 @@ const (
 type Config struct {
 	// Secrets: never logged, never part of an error.
 	Pepper     [][]byte // DAILYREPS_PEPPER: 64 hex, or oldest-first comma-separated after rotations; empty means the pepper file
-	PepperFile string // DAILYREPS_PEPPER_FILE; empty means the default beside the data
-	HMACSecret []byte // DAILYREPS_HMAC_SECRET; empty turns signature checks off
+	PepperFile string   // DAILYREPS_PEPPER_FILE; empty means the default beside the data
+	HMACSecret []byte   // DAILYREPS_HMAC_SECRET; empty turns signature checks off
 
 	IPBurst             int           // DAILYREPS_IP_BURST
 	IPRefill            time.Duration // DAILYREPS_IP_REFILL

@@ -138,8 +138,6 @@ function describeError(error, action) {
       return 'The backup could not be decrypted with this password.';
     case ERROR_CODES.corrupt:
       return 'The stored backup is damaged or was not written by a DailyReps client.';
-    case ERROR_CODES.unsupported:
-      return error.message;
     default:
       return error.message;
   }

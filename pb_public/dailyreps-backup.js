@@ -1,12 +1,14 @@
 // DailyReps Backup client: end-to-end encrypted backups for the DailyReps app.
 //
-// Everything secret stays in this process. The server only ever receives
+// The password and the document never leave this process. The server only
+// ever receives
 //   userId     = hex SHA-256(lowercase username)
 //   storageKey = hex SHA-256(userId + password)
-//   data       = AES-256-GCM ciphertext under a PBKDF2 key it cannot derive
-// so a full copy of the server's database reveals neither the password nor the
-// document. The module depends on Web Crypto only (browsers, Node >= 20, Deno,
-// workers) and has no imports, so an app can vendor this single file.
+//   data       = AES-256-GCM ciphertext under a PBKDF2 key it cannot derive.
+// storageKey is a fast hash, so it protects a weak password only as far as the
+// server keeps it secret; the document's protection rests on the 100 000-round
+// PBKDF2 key. The module depends on Web Crypto only (browsers, Node >= 20,
+// Deno, workers) and has no imports, so an app can vendor this single file.
 //
 // The wire contract is docs/API.md; worked examples live in testdata/vectors.json.
 
@@ -264,12 +266,16 @@ export async function open(key, data, { bytes = false } = {}) {
  * @returns {Promise<string>}
  */
 export async function sign(secret, { method, path, body = '', timestamp }) {
+  return signDigest(secret, { method, path, bodyHash: await sha256Hex(toBytes(body, 'body')), timestamp });
+}
+
+async function signDigest(secret, { method, path, bodyHash, timestamp }) {
   if (typeof method !== 'string' || typeof path !== 'string') throw new TypeError('method and path must be strings');
   const ts = String(timestamp);
   if (!/^\d+$/.test(ts)) throw new TypeError('timestamp must be Unix seconds');
   const s = subtle();
   const hmacKey = await s.importKey('raw', toBytes(secret, 'secret'), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const message = `${ts}\n${method.toUpperCase()}\n${path}\n${await sha256Hex(toBytes(body, 'body'))}`;
+  const message = `${ts}\n${method.toUpperCase()}\n${path}\n${bodyHash}`;
   return toHex(new Uint8Array(await s.sign('HMAC', hmacKey, encoder.encode(message))));
 }
 
@@ -356,18 +362,40 @@ export function createClient({ baseUrl, signingSecret, fetch: fetchImpl, timeout
   // that carries X-Server-Time so that a device with a wrong clock still works.
   let clockOffset = 0;
 
+  // The signature covers no nonce, so the server rejects a second identical
+  // request (same method, target and body) signed with the same timestamp as a
+  // replay. Restoring twice in a row is legitimate, so a repeat gets the next
+  // unused second instead; a burst of repeats drifts a few seconds ahead, well
+  // inside the server's window. Used (timestamp, request) pairs are kept
+  // until they are far outside any window, also across clock corrections.
+  const usedSignatures = new Map();
+  const REPLAY_MEMORY_SECONDS = 900;
+
+  function uniqueTimestamp(requestKey) {
+    const current = Math.floor(now() / 1000) + clockOffset;
+    for (const [k, ts] of usedSignatures) {
+      if (Math.abs(ts - current) > REPLAY_MEMORY_SECONDS) usedSignatures.delete(k);
+    }
+    let timestamp = current;
+    while (usedSignatures.has(`${timestamp} ${requestKey}`)) timestamp++;
+    usedSignatures.set(`${timestamp} ${requestKey}`, timestamp);
+    return timestamp;
+  }
+
   async function send(method, path, { query, body, headers: extra } = {}) {
     const url = new URL(path.replace(/^\//, ''), root);
     if (query) for (const [k, v] of Object.entries(query)) if (v !== undefined) url.searchParams.set(k, String(v));
     const payload = body === undefined ? undefined : JSON.stringify(body);
+    const target = url.pathname + url.search;
+    const bodyHash = secret === undefined ? undefined : await sha256Hex(payload ?? '');
 
     for (let attempt = 0; ; attempt++) {
       const headers = { Accept: 'application/json', ...extra };
       if (payload !== undefined) headers['Content-Type'] = 'application/json';
       if (secret !== undefined) {
-        const timestamp = Math.floor(now() / 1000) + clockOffset;
+        const timestamp = uniqueTimestamp(`${method} ${target} ${bodyHash}`);
         headers['X-Timestamp'] = String(timestamp);
-        headers['X-Signature'] = await sign(secret, { method, path: url.pathname + url.search, body: payload ?? '', timestamp });
+        headers['X-Signature'] = await signDigest(secret, { method, path: target, bodyHash, timestamp });
       }
 
       let response;

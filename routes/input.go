@@ -2,8 +2,8 @@ package routes
 
 import (
 	"bytes"
-	"errors"
 	"encoding/json/v2"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"

@@ -6,10 +6,10 @@ package routes
 
 import (
 	"errors"
-	"slices"
-	"strings"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/apis"

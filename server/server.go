@@ -174,5 +174,6 @@ func (l levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
 	return levelFilter{l.Handler.WithAttrs(a), l.min}
 }
 
-func (l levelFilter) WithGroup(n string) slog.Handler { return levelFilter{l.Handler.WithGroup(n), l.min} }
-
+func (l levelFilter) WithGroup(n string) slog.Handler {
+	return levelFilter{l.Handler.WithGroup(n), l.min}
+}

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/dailyreps/backup/config"
 	"github.com/dailyreps/backup/pepper"
 	"github.com/dailyreps/backup/store"
+	"github.com/dailyreps/backup/store/postgres"
 	"github.com/dailyreps/backup/store/sqlite"
 )
 
@@ -57,8 +57,12 @@ func openBackend(ctx context.Context, app core.App, cfg config.Config) (store.St
 	return st, nil
 }
 
-var errNoPostgres = errors.New("PostgreSQL support is not built in")
-
 func openPostgres(ctx context.Context, cfg config.Config) (store.Store, error) {
-	return nil, errNoPostgres
+	st, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.Options{
+		MaxConns: cfg.DBMaxConns, ConnectTimeout: cfg.DBConnectTimeout, QueryTimeout: cfg.DBQueryTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL store: %w", err)
+	}
+	return st, nil
 }

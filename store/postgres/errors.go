@@ -71,6 +71,7 @@ func kind(err error) error {
 		errors.As(err, &netErr),
 		errors.Is(err, driver.ErrBadConn),
 		errors.Is(err, sql.ErrConnDone),
+		errors.Is(err, pgconn.ErrConnClosed),
 		errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF),
 		errors.Is(err, context.DeadlineExceeded),

@@ -7,17 +7,20 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pocketbase/dbx"
 
+	"github.com/dailyreps/backup/store"
 	"github.com/dailyreps/backup/store/sqlstore"
 )
 
-// Options tune the pool. Zero values take the defaults below.
+// Options tune the pool. A zero field takes the default it documents.
 type Options struct {
 	// MaxConns bounds the connections this instance opens (default 10). All
 	// instances together must stay under the server's max_connections.
@@ -44,6 +47,7 @@ const (
 	appName = "dailyreps-backup"
 )
 
+// dialect lacks Classify, which each store binds to its own pool's health.
 var dialect = sqlstore.Dialect{
 	Created:  "created_at",
 	Updated:  "updated_at",
@@ -52,7 +56,6 @@ var dialect = sqlstore.Dialect{
 	// hashtext yields an int4, so these keys never meet migrationLock, which
 	// lies outside that range.
 	LockBucket: "SELECT pg_advisory_xact_lock(hashtext({:bucket}))",
-	Classify:   classify,
 }
 
 // Open connects to the database named by dsn (a postgres:// URL or a
@@ -65,9 +68,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error
 	if err != nil {
 		return nil, err
 	}
-	// The pool is built from the parsed config, not from dsn again, so the
-	// defaults added above take effect without rewriting the caller's string.
-	sqlDB := stdlib.OpenDB(*cfg)
+	// The pool is built from the parsed config rather than from dsn, so that
+	// connConfig's defaults apply without rewriting the caller's string.
+	h := new(health)
+	sqlDB := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(h.shouldPing))
 	maxConns := opts.MaxConns
 	if maxConns <= 0 {
 		maxConns = defaultMaxConns
@@ -89,7 +93,34 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error
 		_ = db.Close()
 		return nil, fmt.Errorf("postgres: migrate: %w", classify(err))
 	}
-	return sqlstore.New(db, db, dialect, opts.QueryTimeout, db.Close), nil
+	d := dialect
+	d.Classify = h.classify
+	return sqlstore.New(db, db, d, opts.QueryTimeout, db.Close), nil
+}
+
+// health spares callers most of the failures a server restart or failover
+// causes. Every pooled connection is then dead, but the pool only learns so
+// when a call fails on it: up to one failed call per connection. Once a call
+// has failed for want of the database, connections idle since then are
+// pinged before use instead, and the pool replaces those that do not answer.
+type health struct {
+	lastFailure atomic.Int64 // Unix nanoseconds
+}
+
+func (h *health) classify(err error) error {
+	err = classify(err)
+	if errors.Is(err, store.ErrUnavailable) {
+		h.lastFailure.Store(time.Now().UnixNano())
+	}
+	return err
+}
+
+func (h *health) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
+	// pgx's own rule: a connection idle for over a second may have gone.
+	if p.IdleDuration > time.Second {
+		return true
+	}
+	return time.Now().Add(-p.IdleDuration).UnixNano() <= h.lastFailure.Load()
 }
 
 // connConfig parses dsn and fills in what it leaves unset: the connect

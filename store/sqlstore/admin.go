@@ -117,7 +117,7 @@ func rekeyColumn(tx *dbx.Tx, table, column string, rekey func(string) string) er
 		return err
 	}
 	for _, id := range ids {
-		_, err := tx.NewQuery(`UPDATE `+table+` SET `+column+` = {:new} WHERE `+column+` = {:old}`).
+		_, err := tx.NewQuery(`UPDATE ` + table + ` SET ` + column + ` = {:new} WHERE ` + column + ` = {:old}`).
 			Bind(dbx.Params{"new": rekey(id), "old": id}).Execute()
 		if err != nil {
 			return err

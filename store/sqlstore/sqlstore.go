@@ -70,7 +70,13 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 func (s *Store) tx(ctx context.Context, f func(tx *dbx.Tx) error) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	return s.fail(s.write.TransactionalContext(ctx, nil, f))
+	err := s.write.TransactionalContext(ctx, nil, f)
+	// dbx reports a failed rollback beside its cause in a type errors.Is
+	// cannot see into.
+	if errs, ok := err.(dbx.Errors); ok {
+		err = errors.Join(errs...)
+	}
+	return s.fail(err)
 }
 
 // fail maps an error to the closed set, passing the set's own errors through.

@@ -135,9 +135,18 @@ async function startBackupServer(bin, name, env = {}) {
   }
 }
 
-/** A bare page on its own origin, to make cross-origin requests from. */
+/**
+ * A bare page on its own origin, to make cross-origin requests from. It also
+ * serves the client module, as an app that vendors the file would.
+ */
 async function startOriginServer(port) {
+  const moduleSource = readFileSync(join(repoRoot, 'pb_public', 'dailyreps-backup.js'));
   const srv = createServer((req, res) => {
+    if (req.url === '/dailyreps-backup.js') {
+      res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' });
+      res.end(moduleSource);
+      return;
+    }
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
     res.end('<!doctype html><html><head><title>other origin</title></head><body><p>other origin</p></body></html>');
   });
@@ -298,6 +307,8 @@ describe('reference page against the server', () => {
     await fillCredentials(page2, username, password);
     assertOk(await act(page2, 'restore'), /Restored the latest backup \(version 2\)/);
     assert.deepEqual(JSON.parse(await page2.getByTestId('restored').inputValue()), doc2);
+    // From the top, so the sticky status banner sits in its place in the flow.
+    await page2.evaluate(() => window.scrollTo(0, 0));
     await page2.screenshot({ path: join(webDir, 'screenshot.png'), fullPage: true });
 
     const [download] = await Promise.all([page2.waitForEvent('download'), page2.getByTestId('download').click()]);
@@ -316,9 +327,16 @@ describe('reference page against the server', () => {
     assert.equal(await page2.getByTestId('restored').isVisible(), false, 'nothing is shown after a failed restore');
 
     await fillCredentials(page2, username, password);
-    assertOk(await act(page2, 'activity-load'), /activity record/);
-    const types = await page2.locator('[data-testid="activity-list"] tr').evaluateAll((rows) => rows.map((r) => r.dataset.type));
-    for (const t of ['saved', 'restored', 'failed_attempt']) assert.ok(types.includes(t), `activity lists ${t}: ${types}`);
+    // The server writes access events in batches about once a second, so the
+    // latest restore and failed attempt may take a moment to be listed.
+    const wanted = ['saved', 'restored', 'failed_attempt'];
+    let types = [];
+    for (const deadline = Date.now() + 10_000; ; await sleep(500)) {
+      assertOk(await act(page2, 'activity-load'), /activity record/);
+      types = await page2.locator('[data-testid="activity-list"] tr').evaluateAll((rows) => rows.map((r) => r.dataset.type));
+      if (wanted.every((t) => types.includes(t)) || Date.now() > deadline) break;
+    }
+    for (const t of wanted) assert.ok(types.includes(t), `activity lists ${t}: ${types}`);
 
     assert.equal(await page2.getByTestId('delete').isDisabled(), true, 'delete needs the confirmation first');
     await page2.getByTestId('delete-confirm').check();
@@ -417,6 +435,29 @@ describe('CORS', () => {
     await page.close();
   });
 
+  test('an app on an allowed origin can use the client module end to end', async () => {
+    const page = await context.newPage();
+    await page.goto(`${allowedOrigin}/`);
+    const doc = { workouts: [{ day: 1, reps: [5, 5, 5] }], note: 'cross-origin' };
+    const result = await page.evaluate(async ({ apiUrl, username, doc }) => {
+      const m = await import('/dailyreps-backup.js');
+      const acct = await m.createClient({ baseUrl: apiUrl }).account(username, 'pw');
+      await acct.register();
+      const saved = await acct.save(doc);
+      const stale = await acct.save(doc, { ifMatch: saved.version + 5 }).catch((e) => ({ code: e.code, currentVersion: e.currentVersion }));
+      const restored = await acct.restore();
+      const versions = await acct.versions();
+      await acct.delete();
+      return { saved, stale, restored: restored.json(), versions: versions.map((v) => v.version) };
+    }, { apiUrl: main.url, username: uniqueName('vendored'), doc });
+    assert.equal(result.saved.version, 1);
+    assert.deepEqual(result.restored, doc);
+    assert.deepEqual(result.versions, [1]);
+    // The ETag of a 412 is only readable cross-origin if the server exposes it.
+    assert.deepEqual(result.stale, { code: 'stale', currentVersion: 1 });
+    await page.close();
+  });
+
   test('an origin not on the list is refused and cannot change state', async () => {
     const page = await context.newPage();
     await page.goto(`${deniedOrigin}/`);
@@ -453,7 +494,11 @@ describe('server with request signing', () => {
   let signed;
 
   before(async () => {
-    signed = await startBackupServer(bin, 'signed', { ...RELAXED_LIMITS, DAILYREPS_HMAC_SECRET: secret });
+    signed = await startBackupServer(bin, 'signed', {
+      ...RELAXED_LIMITS,
+      DAILYREPS_HMAC_SECRET: secret,
+      DAILYREPS_ALLOWED_ORIGINS: allowedOrigin,
+    });
   }, { timeout: 120_000 });
 
   test('the page asks for the secret and works with it', async () => {
@@ -491,6 +536,38 @@ describe('server with request signing', () => {
     await fillCredentials(page, uniqueName('slowclock'), 'pw');
     assertOk(await act(page, 'register'), /Registered/);
     assert.deepEqual(statuses, [401, 200], 'one refusal with the server time, then a corrected retry');
+    await page.close();
+  });
+
+  test('clock correction works cross-origin (X-Server-Time is readable)', async () => {
+    const page = await context.newPage();
+    await page.goto(`${allowedOrigin}/`);
+    const result = await page.evaluate(async ({ apiUrl, secret, username }) => {
+      const m = await import('/dailyreps-backup.js');
+      const client = m.createClient({ baseUrl: apiUrl, signingSecret: secret, now: () => Date.now() + 2 * 3600_000 });
+      const acct = await client.account(username, 'pw');
+      await acct.register();
+      return { offset: client.clockOffset };
+    }, { apiUrl: signed.url, secret, username: uniqueName('xo-clock') });
+    assert.ok(Math.abs(result.offset + 7200) <= 5, `learned offset ${result.offset} s`);
+    await page.close();
+  });
+
+  test('repeating the same signed request at once is not refused as a replay', async () => {
+    const page = await context.newPage();
+    await page.goto(`${allowedOrigin}/`);
+    const result = await page.evaluate(async ({ apiUrl, secret, username }) => {
+      const m = await import('/dailyreps-backup.js');
+      const acct = await m.createClient({ baseUrl: apiUrl, signingSecret: secret }).account(username, 'pw');
+      await acct.register();
+      await acct.save('{"n":1}');
+      const first = await acct.restore();
+      const second = await acct.restore();
+      const both = await Promise.all([acct.versions(), acct.versions()]);
+      const again = await acct.register().catch((e) => e.code);
+      return { texts: [first.text, second.text], counts: both.map((v) => v.length), again };
+    }, { apiUrl: signed.url, secret, username: uniqueName('repeat') });
+    assert.deepEqual(result, { texts: ['{"n":1}', '{"n":1}'], counts: [1, 1], again: 'already_registered' });
     await page.close();
   });
 

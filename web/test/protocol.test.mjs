@@ -315,6 +315,36 @@ describe('request signing', () => {
     assert.equal(fetch.calls[2].headers.get('X-Timestamp'), String(serverNow));
   });
 
+  test('identical requests in one second get distinct timestamps, so none is a replay', async () => {
+    const fetch = fakeFetch({ body: { success: true } });
+    const client = createClient({ baseUrl: BASE, signingSecret: SECRET, fetch, now: () => 1_700_000_000_000 });
+    const acct = await client.account('kim', 'pw');
+    await acct.register();
+    await acct.register();
+    await Promise.all([acct.register(), acct.delete()]);
+    const stamps = fetch.calls.map((c) => `${c.method} ${c.headers.get('X-Timestamp')}`);
+    assert.deepEqual(stamps, ['POST 1700000000', 'POST 1700000001', 'POST 1700000002', 'DELETE 1700000000']);
+    for (const call of fetch.calls) {
+      const ts = call.headers.get('X-Timestamp');
+      const expected = hmacHex(SECRET, `${ts}\n${call.method}\n${call.url.pathname}\n${sha256Hex(call.body)}`);
+      assert.equal(call.headers.get('X-Signature'), expected);
+    }
+    assert.equal(new Set(fetch.calls.map((c) => c.headers.get('X-Signature'))).size, 4);
+  });
+
+  test('a device clock that runs fast is corrected too', async () => {
+    const serverNow = 1_700_000_000;
+    const fetch = fakeFetch((call) =>
+      Number(call.headers.get('X-Timestamp')) === serverNow
+        ? new Response(JSON.stringify({ success: true }), { status: 200 })
+        : new Response(JSON.stringify({ error: 'skew' }), { status: 401, headers: { 'X-Server-Time': String(serverNow) } }),
+    );
+    const client = createClient({ baseUrl: BASE, signingSecret: SECRET, fetch, now: () => (serverNow + 7200) * 1000 });
+    await (await client.account('lee', 'pw')).register();
+    assert.deepEqual(fetch.calls.map((c) => c.headers.get('X-Timestamp')), [String(serverNow + 7200), String(serverNow)]);
+    assert.equal(client.clockOffset, -7200);
+  });
+
   test('the retry happens only once', async () => {
     const fetch = fakeFetch({ status: 401, body: { error: 'Invalid signature.' }, headers: { 'X-Server-Time': '1700000900' } });
     const acct = await createClient({ baseUrl: BASE, signingSecret: SECRET, fetch, now: () => 1_700_000_000_000 }).account('frank', 'pw');

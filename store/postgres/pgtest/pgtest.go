@@ -31,12 +31,10 @@ const EnvDSN = "DAILYREPS_TEST_DATABASE_URL"
 // test can find its own backends in pg_stat_activity, and only those.
 func DSN(t testing.TB) string {
 	t.Helper()
+	SkipIfUnset(t)
 	base := os.Getenv(EnvDSN)
-	if base == "" {
-		t.Skip(EnvDSN + " is not set: PostgreSQL tests skipped")
-	}
 	schema := "dr_test_" + randomHex()
-	dsn, err := withParams(base, map[string]string{"search_path": schema, "application_name": schema})
+	dsn, err := WithParams(base, map[string]string{"search_path": schema, "application_name": schema})
 	if err != nil {
 		t.Fatalf("pgtest: %s: %v", EnvDSN, err)
 	}
@@ -52,9 +50,19 @@ func DSN(t testing.TB) string {
 	return dsn
 }
 
-// withParams returns dsn with the given settings added, replacing any it
-// already has. Values must not need quoting in a keyword/value string.
-func withParams(dsn string, params map[string]string) (string, error) {
+// SkipIfUnset skips t unless EnvDSN is set: once for a whole suite, rather
+// than in each of its subtests.
+func SkipIfUnset(t testing.TB) {
+	t.Helper()
+	if os.Getenv(EnvDSN) == "" {
+		t.Skip(EnvDSN + " is not set: PostgreSQL tests skipped")
+	}
+}
+
+// WithParams returns dsn, a postgres:// URL or a keyword/value string, with
+// the given settings (host and port included) added or replaced. Values must
+// not need quoting in a keyword/value string.
+func WithParams(dsn string, params map[string]string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {

@@ -1,0 +1,20 @@
+package commands
+
+import (
+	"errors"
+
+	"github.com/pocketbase/pocketbase"
+	"github.com/spf13/cobra"
+
+	"github.com/dailyreps/backup/config"
+)
+
+// Placeholder until the command lands; the owner replaces this file.
+func newHealthCommand(cfg config.Config) *cobra.Command {
+	return &cobra.Command{Use: "health", Hidden: true, RunE: func(*cobra.Command, []string) error {
+		return errors.New("not available yet")
+	}}
+}
+
+var _ = pocketbase.New
+var _ config.Config

@@ -1,0 +1,87 @@
+package servertest
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/pocketbase/dbx"
+)
+
+// Snapshot renders everything the server stores about users and backups
+// (ids, versions, a digest of each blob, history, invites), so that a test
+// can prove a refused request changed nothing.
+func (s *Server) Snapshot() string {
+	s.t.Helper()
+	db := s.DB()
+	var b strings.Builder
+	for _, q := range []string{
+		`SELECT id FROM users ORDER BY id`,
+		`SELECT storage_key || ' ' || user_id || ' v' || CAST(version AS TEXT) || ' ' || encrypted_data FROM backups ORDER BY storage_key`,
+		`SELECT storage_key || ' v' || CAST(version AS TEXT) || ' ' || encrypted_data FROM backup_history ORDER BY storage_key, version`,
+		`SELECT code FROM invites ORDER BY code`,
+	} {
+		var rows []string
+		if err := db.NewQuery(q).Column(&rows); err != nil {
+			s.t.Fatalf("snapshot: %v", err)
+		}
+		for _, r := range rows {
+			// Digest the blobs: snapshots are compared, and printed on failure.
+			h := sha256.Sum256([]byte(r))
+			fmt.Fprintf(&b, "%s %s\n", r[:min(len(r), 140)], hex.EncodeToString(h[:8]))
+		}
+		b.WriteString("--\n")
+	}
+	return b.String()
+}
+
+// Unchanged fails the test when the stored data differs from before.
+func (s *Server) Unchanged(before string) {
+	s.t.Helper()
+	if after := s.Snapshot(); after != before {
+		s.t.Fatalf("stored data changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// DB is the database the server's store uses: PocketBase's SQLite, or a
+// connection to the PostgreSQL schema.
+func (s *Server) DB() dbx.Builder {
+	s.t.Helper()
+	if s.Config.DatabaseURL == "" {
+		return s.App.DB()
+	}
+	s.pgOnce.Do(func() {
+		db, err := dbx.Open("pgx", s.Config.DatabaseURL)
+		if err != nil {
+			s.t.Fatalf("open PostgreSQL: %v", err)
+		}
+		s.pg = db
+		s.t.Cleanup(func() { _ = db.Close() })
+	})
+	return s.pg
+}
+
+// DumpPostgres returns every row of every table in the server's PostgreSQL
+// schema as JSON text, for the leak tests.
+func (s *Server) DumpPostgres() []byte {
+	s.t.Helper()
+	var tables []string
+	err := s.DB().NewQuery(`SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`).Column(&tables)
+	if err != nil || len(tables) == 0 {
+		s.t.Fatalf("list tables: %v (%d)", err, len(tables))
+	}
+	var out []byte
+	for _, table := range tables {
+		var rows []string
+		if err := s.DB().NewQuery(`SELECT row_to_json(t)::text FROM "` + table + `" t`).Column(&rows); err != nil {
+			s.t.Fatalf("dump %s: %v", table, err)
+		}
+		for _, r := range rows {
+			out = append(out, r...)
+			out = append(out, '\n')
+		}
+	}
+	return out
+}
