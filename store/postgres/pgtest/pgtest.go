@@ -52,11 +52,18 @@ func DSN(t testing.TB) string {
 
 // SkipIfUnset skips t unless EnvDSN is set: once for a whole suite, rather
 // than in each of its subtests.
+//
+// Where PostgreSQL must be tested (CI sets DAILYREPS_REQUIRE_POSTGRES=1), a
+// missing DSN fails the test instead: a green run must not hide a skip.
 func SkipIfUnset(t testing.TB) {
 	t.Helper()
-	if os.Getenv(EnvDSN) == "" {
-		t.Skip(EnvDSN + " is not set: PostgreSQL tests skipped")
+	if os.Getenv(EnvDSN) != "" {
+		return
 	}
+	if os.Getenv("DAILYREPS_REQUIRE_POSTGRES") == "1" {
+		t.Fatal(EnvDSN + " is not set but DAILYREPS_REQUIRE_POSTGRES=1: PostgreSQL tests cannot be skipped here")
+	}
+	t.Skip(EnvDSN + " is not set: PostgreSQL tests skipped")
 }
 
 // WithParams returns dsn, a postgres:// URL or a keyword/value string, with
