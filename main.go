@@ -32,6 +32,18 @@ func main() {
 }
 
 func run() error {
+	// The client needs neither the server's configuration nor a data
+	// directory; see clientcmd.Execute.
+	if len(os.Args) > 1 && os.Args[1] == "client" {
+		return clientcmd.Execute(os.Args[2:])
+	}
+	// health probes a running server: PocketBase would first open the data
+	// directory that server is using, so it runs on its own, like client.
+	if len(os.Args) > 1 && os.Args[1] == "health" {
+		health := commands.NewHealthCommand()
+		health.SetArgs(os.Args[2:])
+		return health.Execute()
+	}
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"unicode/utf8"
 )
 
 // Account works with one user's backups in plaintext, sealing and opening
@@ -17,6 +18,11 @@ type Account struct {
 func NewAccount(c *Client, username, password string) (*Account, error) {
 	if username == "" {
 		return nil, errors.New("client: username is empty")
+	}
+	if !utf8.ValidString(username) {
+		// The web app only ever sees Unicode text: a name in another
+		// encoding (a terminal not set to UTF-8) would be a different account.
+		return nil, errors.New("client: username is not valid UTF-8")
 	}
 	id, err := Derive(username, password)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -49,6 +50,8 @@ type Client struct {
 	// clockOffset is server time minus local time in seconds, learned from
 	// a 401 that carried X-Server-Time.
 	clockOffset atomic.Int64
+
+	timestamps timestamps
 }
 
 // call describes one API request.
@@ -68,9 +71,8 @@ type response struct {
 	body   []byte
 }
 
-// send performs a call, correcting the clock and retrying once when the
-// server refuses the signature's timestamp. Statuses other than 2xx and
-// those in wantCodes come back as *APIError.
+// send performs a call, signing it when the client has a secret. Statuses
+// other than 2xx and those in wantCodes come back as *APIError.
 func (c *Client) send(ctx context.Context, r call) (*response, error) {
 	target, err := c.endpoint(r.path, r.query)
 	if err != nil {
@@ -87,11 +89,18 @@ func (c *Client) send(ctx context.Context, r call) (*response, error) {
 		return nil, err
 	}
 	if resp.status == http.StatusUnauthorized && c.signs(r) {
+		// A refused signature gets one more try, freshly signed, for the
+		// two refusals a client can cure: its clock is off (the server
+		// then sends its own time), or another Client, such as the same
+		// command run twice in one second, sent this very request in this
+		// second and the server took the copy for a replay (the retry
+		// takes the next second). A wrong secret is refused twice; the
+		// server did nothing either time.
 		if serverNow, err := strconv.ParseInt(resp.header.Get(HeaderServerTime), 10, 64); err == nil {
 			c.clockOffset.Store(serverNow - c.now().Unix())
-			if resp, err = c.attempt(ctx, r, target, body); err != nil {
-				return nil, err
-			}
+		}
+		if resp, err = c.attempt(ctx, r, target, body); err != nil {
+			return nil, err
 		}
 	}
 	if resp.status/100 == 2 || slices.Contains(r.wantCodes, resp.status) {
@@ -119,9 +128,10 @@ func (c *Client) attempt(ctx context.Context, r call, target *url.URL, body []by
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if c.signs(r) {
-		timestamp := c.now().Unix() + c.clockOffset.Load()
+		pathAndQuery, bodyHash := req.URL.RequestURI(), BodyHash(body)
+		timestamp := c.timestamps.next(c.now().Unix()+c.clockOffset.Load(), r.method+" "+pathAndQuery+" "+bodyHash)
 		req.Header.Set(HeaderTimestamp, strconv.FormatInt(timestamp, 10))
-		req.Header.Set(HeaderSignature, Sign(c.Secret, timestamp, r.method, req.URL.RequestURI(), body))
+		req.Header.Set(HeaderSignature, SignBodyHash(c.Secret, timestamp, r.method, pathAndQuery, bodyHash))
 	}
 
 	httpClient := c.HTTPClient
@@ -141,6 +151,52 @@ func (c *Client) attempt(ctx context.Context, r call, target *url.URL, body []by
 		return nil, fmt.Errorf("client: %s %s: response larger than %d bytes", r.method, r.path, maxResponseBytes)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: respBody}, nil
+}
+
+// replayMemory is how long a used timestamp is remembered, in seconds:
+// longer than the server's window (300 s by default) either way.
+const replayMemory = 900
+
+// timestamps hands out signature timestamps. The signature covers no
+// nonce, so the server refuses a second identical request (same method,
+// target and body) signed in the same second as a replay; yet restoring
+// twice in a row is legitimate. A repeat therefore gets the next unused
+// second, as the web app's module does: a burst drifts a few seconds ahead,
+// well inside the server's window.
+type timestamps struct {
+	mu       sync.Mutex
+	used     map[signedRequest]bool
+	prunedAt int64
+}
+
+type signedRequest struct {
+	second  int64
+	request string // method, target and body hash
+}
+
+// next returns the first second from now on that request has not been
+// signed with, and records it.
+func (t *timestamps) next(now int64, request string) int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.used == nil {
+		t.used = map[signedRequest]bool{}
+	}
+	if now != t.prunedAt {
+		// Both ways: a clock correction can move now backwards.
+		for s := range t.used {
+			if s.second < now-replayMemory || s.second > now+replayMemory {
+				delete(t.used, s)
+			}
+		}
+		t.prunedAt = now
+	}
+	second := now
+	for t.used[signedRequest{second, request}] {
+		second++
+	}
+	t.used[signedRequest{second, request}] = true
+	return second
 }
 
 func (c *Client) endpoint(path string, query url.Values) (*url.URL, error) {

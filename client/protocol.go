@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"strings"
 )
 
 const (
@@ -18,7 +17,8 @@ const (
 )
 
 // UserID returns the server-side name of an account. Usernames are
-// case-insensitive, so the id is taken over the lowercased name.
+// case-insensitive, so the id is taken over the name lower-cased as
+// JavaScript does it.
 func UserID(username string) string {
 	return hexSHA256(normalizeUsername(username))
 }
@@ -79,10 +79,8 @@ func Derive(username, password string) (Identity, error) {
 	}, nil
 }
 
-// normalizeUsername mirrors the web app's toLowerCase. strings.ToLower
-// differs from it only for a few context-dependent letters (such as a final
-// Greek sigma), which usernames are not expected to hold.
-func normalizeUsername(username string) string { return strings.ToLower(username) }
+// normalizeUsername is the web app's username.toLowerCase(); see lowerJS.
+func normalizeUsername(username string) string { return lowerJS(username) }
 
 func hexSHA256(s string) string {
 	sum := sha256.Sum256([]byte(s))

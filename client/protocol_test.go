@@ -27,8 +27,11 @@ func TestVectors(t *testing.T) {
 	// The shared copy is the web app's source of truth; CI places it beside
 	// the clone, so a developer without it still gets the repository copy.
 	const repoRoot = ".." // tests run in the package's folder
+	// The extra vectors hold usernames whose lower case needs JavaScript's
+	// own rules (see lowerJS).
 	files := map[string]string{
 		"repository": filepath.Join(repoRoot, "testdata", "vectors.json"),
+		"extra":      filepath.Join(repoRoot, "testdata", "vectors-extra.json"),
 		"shared":     filepath.Join(repoRoot, "..", "shared", "protocol", "vectors.json"),
 	}
 	for name, path := range files {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -116,14 +118,15 @@ func TestClockSkewIsCorrectedWithOneRetry(t *testing.T) {
 	verify(t, seen[0], localNow.Unix())
 	verify(t, seen[1], serverNow)
 
-	// The correction sticks: the next request is right the first time.
+	// The correction sticks: the next request is right the first time. It
+	// repeats the retry within the same second, so it takes the next one.
 	if _, err := c.Versions(context.Background(), testCreds); err != nil {
 		t.Fatal(err)
 	}
 	if seen = rec.seen(); len(seen) != 3 {
 		t.Fatalf("server saw %d requests after the correction, want 3", len(seen))
 	}
-	verify(t, seen[2], serverNow)
+	verify(t, seen[2], serverNow+1)
 }
 
 func TestSkewRetryHappensOnlyOnce(t *testing.T) {
@@ -140,16 +143,23 @@ func TestSkewRetryHappensOnlyOnce(t *testing.T) {
 	}
 }
 
-func TestUnauthorizedWithoutServerTimeIsNotRetried(t *testing.T) {
+// A refusal without the server's time may be a replay: another Client
+// (another run of the same command) sent the identical request in the same
+// second. One retry, in the next second, cures that; a bad secret just
+// fails twice.
+func TestUnauthorizedWithoutServerTimeIsRetriedOnceInTheNextSecond(t *testing.T) {
 	for _, serverTime := range []string{"", "noon"} {
 		c, rec := signingClient(t, respond(401, `{"error":"bad signature"}`, HeaderServerTime, serverTime))
 		_, err := c.Versions(context.Background(), testCreds)
 		if !errors.Is(err, ErrUnauthorized) {
 			t.Fatalf("got %v, want ErrUnauthorized", err)
 		}
-		if n := len(rec.seen()); n != 1 {
-			t.Errorf("X-Server-Time %q: server saw %d requests, want 1", serverTime, n)
+		seen := rec.seen()
+		if len(seen) != 2 {
+			t.Fatalf("X-Server-Time %q: server saw %d requests, want 2", serverTime, len(seen))
 		}
+		verify(t, seen[0], localNow.Unix())
+		verify(t, seen[1], localNow.Unix()+1)
 	}
 }
 
@@ -173,5 +183,83 @@ func TestDefaultClockIsUsed(t *testing.T) {
 	timestamp, _ := strconv.ParseInt(rec.only(t).Header.Get(HeaderTimestamp), 10, 64)
 	if timestamp < before || timestamp > time.Now().Unix() {
 		t.Errorf("X-Timestamp %d is not the current time", timestamp)
+	}
+}
+
+func TestRepeatedRequestsGetDistinctTimestamps(t *testing.T) {
+	c, rec := signingClient(t, respond(200, `{"success":true,"versions":[]}`))
+	ctx := context.Background()
+	for range 3 {
+		if err := c.Register(ctx, testCreds.UserID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another request, or the same one with another body, may share a second.
+	if err := c.Delete(ctx, testCreds); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Register(ctx, strings.Repeat("b", 64), ""); err != nil {
+		t.Fatal(err)
+	}
+	seen := rec.seen()
+	want := []int64{0, 1, 2, 0, 0}
+	if len(seen) != len(want) {
+		t.Fatalf("server saw %d requests, want %d", len(seen), len(want))
+	}
+	for i, got := range seen {
+		verify(t, got, localNow.Unix()+want[i])
+	}
+}
+
+func TestConcurrentIdenticalRequestsAreNotReplays(t *testing.T) {
+	var mu sync.Mutex
+	used := map[string]bool{}
+	c, _ := signingClient(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		sig := r.Header.Get(HeaderSignature)
+		if used[sig] {
+			respond(401, `{"error":"This request was already received."}`)(w, r)
+			return
+		}
+		used[sig] = true
+		respond(200, `{"versions":[]}`)(w, r)
+	})
+	const n = 20
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Versions(context.Background(), testCreds)
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(used) != n {
+		t.Errorf("%d distinct signatures for %d requests", len(used), n)
+	}
+}
+
+func TestUsedTimestampsAreForgottenOutsideTheWindow(t *testing.T) {
+	var ts timestamps
+	if got := ts.next(1000, "GET /x"); got != 1000 {
+		t.Fatalf("first = %d", got)
+	}
+	if got := ts.next(1000, "GET /x"); got != 1001 {
+		t.Fatalf("repeat = %d", got)
+	}
+	// Long after, the same second may come round again (after a clock
+	// correction) without any memory of it left.
+	ts.next(1001+replayMemory+1, "GET /y")
+	if len(ts.used) != 1 {
+		t.Errorf("%d signatures remembered after the others left the window, want 1", len(ts.used))
+	}
+	if got := ts.next(1000, "GET /x"); got != 1000 {
+		t.Errorf("after the memory expired = %d, want 1000", got)
 	}
 }

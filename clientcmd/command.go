@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -30,6 +31,22 @@ func NewCommand() *cobra.Command {
 	// inherit it: without this, failures would be silent.
 	cmd.SetErr(os.Stderr)
 	return cmd
+}
+
+// Execute runs the client command on args, the words after "client", for
+// a main function that dispatches to it before starting PocketBase: the
+// client only talks to a server over HTTP, and under PocketBase it would
+// read the server's configuration and create a data directory beside the
+// binary, failing for users who cannot write there.
+func Execute(args []string) error {
+	root := &cobra.Command{
+		Use:           filepath.Base(os.Args[0]),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.AddCommand(NewCommand())
+	root.SetArgs(append([]string{"client"}, args...))
+	return root.Execute()
 }
 
 func newCommand(lookupEnv lookupEnvFunc) *cobra.Command {

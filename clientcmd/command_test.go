@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -303,5 +305,54 @@ func TestNewCommandWritesErrorsToStderr(t *testing.T) {
 	}
 	if len(want) != 0 {
 		t.Errorf("missing subcommands: %v", want)
+	}
+}
+
+// executeArgsEnv makes the test binary run Execute, as main does, so that
+// TestExecute can watch its exit status and output streams.
+const executeArgsEnv = "CLIENTCMD_TEST_EXECUTE_ARGS"
+
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv(executeArgsEnv); ok {
+		if err := Execute(strings.Fields(args)); err != nil {
+			if !AlreadyReported(err) {
+				fmt.Fprintln(os.Stderr, "not reported:", err)
+			}
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestExecute(t *testing.T) {
+	cases := []struct {
+		args       string
+		wantStatus int
+		wantStdout string
+		wantStderr string
+	}{
+		{"--help", 0, "Back up and restore a DailyReps account", ""},
+		{"versions", 1, "", " client versions: --username is required\n"},
+		{"restore --bogus", 1, "", " client restore: unknown flag: --bogus\n"},
+	}
+	for _, tc := range cases {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), executeArgsEnv+"="+tc.args, EnvPassword+"=pw")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		status := 0
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) {
+			status = exitErr.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if status != tc.wantStatus || !strings.Contains(stdout.String(), tc.wantStdout) ||
+			(tc.wantStderr == "" && stderr.Len() != 0) || !strings.HasSuffix(stderr.String(), tc.wantStderr) ||
+			strings.Count(stderr.String(), "\n") > 1 {
+			t.Errorf("client %s: status %d, stdout %q, stderr %q", tc.args, status, stdout.String(), stderr.String())
+		}
 	}
 }

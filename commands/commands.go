@@ -22,7 +22,7 @@ func Add(app *pocketbase.PocketBase, cfg config.Config) {
 		newStatsCommand(app, cfg),
 		newInviteCommand(app, cfg),
 		newRotatePepperCommand(app, cfg),
-		newHealthCommand(cfg),
+		NewHealthCommand(),
 	)
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,10 @@ type Config struct {
 	Pepper     [][]byte // DAILYREPS_PEPPER: 64 hex, or oldest-first comma-separated after rotations; empty means the pepper file
 	PepperFile string   // DAILYREPS_PEPPER_FILE; empty means the default beside the data
 	HMACSecret []byte   // DAILYREPS_HMAC_SECRET; empty turns signature checks off
+
+	// DAILYREPS_REQUIRE_PEPPER_ENV, set by the container image: refuse to
+	// start without DAILYREPS_PEPPER rather than generate a pepper file.
+	RequirePepperEnv bool
 
 	IPBurst             int           // DAILYREPS_IP_BURST
 	IPRefill            time.Duration // DAILYREPS_IP_REFILL
@@ -54,6 +60,12 @@ type Config struct {
 	MinFreeDiskBytes int64         // DAILYREPS_MIN_FREE_DISK_BYTES, checked by /health
 	ShutdownTimeout  time.Duration // DAILYREPS_SHUTDOWN_TIMEOUT
 	LogLevel         string        // DAILYREPS_LOG_LEVEL: debug, info, warn, error
+
+	// Connection timeouts, which cut off slow and stalled clients.
+	ReadHeaderTimeout time.Duration // DAILYREPS_READ_HEADER_TIMEOUT
+	ReadTimeout       time.Duration // DAILYREPS_READ_TIMEOUT: a whole request, body included
+	WriteTimeout      time.Duration // DAILYREPS_WRITE_TIMEOUT: from the end of the headers to the end of the response
+	IdleTimeout       time.Duration // DAILYREPS_IDLE_TIMEOUT: a kept-alive connection between requests
 }
 
 // Default returns the settings used when no variable is set.
@@ -80,6 +92,11 @@ func Default() Config {
 		MinFreeDiskBytes:    100 << 20,
 		ShutdownTimeout:     30 * time.Second,
 		LogLevel:            "info",
+		// Sized for 5 MiB uploads from slow phones.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       90 * time.Second,
 	}
 }
 
@@ -91,6 +108,13 @@ func Load(getenv func(string) string) (Config, error) {
 
 	c.Pepper = r.hexSecrets("DAILYREPS_PEPPER", 32)
 	c.PepperFile = getenv("DAILYREPS_PEPPER_FILE")
+	c.RequirePepperEnv = r.bool("DAILYREPS_REQUIRE_PEPPER_ENV")
+	if c.RequirePepperEnv && strings.TrimSpace(getenv("DAILYREPS_PEPPER")) == "" {
+		// In a container, a generated pepper would sit in the volume beside
+		// the database it protects, in every snapshot of it, and nowhere else.
+		r.fail("DAILYREPS_PEPPER", "must be set in this container image: generate it once with `openssl rand -hex 32`, "+
+			"keep a copy offline (losing it loses every backup) and pass it as an environment variable or secret")
+	}
 	if s := getenv("DAILYREPS_HMAC_SECRET"); s != "" {
 		if len(s) < 16 {
 			r.fail("DAILYREPS_HMAC_SECRET", "must be at least 16 characters")
@@ -114,7 +138,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.duration("DAILYREPS_SIGNATURE_WINDOW", &c.SignatureWindow)
 
 	c.AllowedOrigins = r.origins("DAILYREPS_ALLOWED_ORIGINS")
-	c.TrustedProxyHeader = strings.TrimSpace(getenv("DAILYREPS_TRUSTED_PROXY_HEADER"))
+	c.TrustedProxyHeader = r.headerName("DAILYREPS_TRUSTED_PROXY_HEADER")
 
 	if s := getenv("DAILYREPS_REGISTRATION"); s != "" {
 		c.Registration = strings.ToLower(strings.TrimSpace(s))
@@ -133,9 +157,16 @@ func Load(getenv func(string) string) (Config, error) {
 	r.duration("DAILYREPS_DB_CONNECT_TIMEOUT", &c.DBConnectTimeout)
 	r.duration("DAILYREPS_DB_QUERY_TIMEOUT", &c.DBQueryTimeout)
 
-	c.MetricsToken = getenv("DAILYREPS_METRICS_TOKEN")
+	c.MetricsToken = strings.TrimSpace(getenv("DAILYREPS_METRICS_TOKEN"))
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		r.fail("DAILYREPS_METRICS_TOKEN", "must be at least 16 characters (for example: openssl rand -hex 32)")
+	}
 	r.int64("DAILYREPS_MIN_FREE_DISK_BYTES", &c.MinFreeDiskBytes)
 	r.duration("DAILYREPS_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	r.duration("DAILYREPS_READ_HEADER_TIMEOUT", &c.ReadHeaderTimeout)
+	r.duration("DAILYREPS_READ_TIMEOUT", &c.ReadTimeout)
+	r.duration("DAILYREPS_WRITE_TIMEOUT", &c.WriteTimeout)
+	r.duration("DAILYREPS_IDLE_TIMEOUT", &c.IdleTimeout)
 
 	if s := getenv("DAILYREPS_LOG_LEVEL"); s != "" {
 		c.LogLevel = strings.ToLower(strings.TrimSpace(s))
@@ -155,6 +186,20 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SignatureWindow <= 0 {
 		r.fail("DAILYREPS_SIGNATURE_WINDOW", "must be positive")
+	}
+	// Zero would mean no timeout at all to net/http: one stalled client
+	// per connection slot would then hold the server.
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"DAILYREPS_READ_HEADER_TIMEOUT", c.ReadHeaderTimeout}, {"DAILYREPS_READ_TIMEOUT", c.ReadTimeout},
+		{"DAILYREPS_WRITE_TIMEOUT", c.WriteTimeout}, {"DAILYREPS_IDLE_TIMEOUT", c.IdleTimeout}} {
+		if t.d <= 0 {
+			r.fail(t.name, "must be positive")
+		}
+	}
+	if c.ReadHeaderTimeout > c.ReadTimeout {
+		r.fail("DAILYREPS_READ_HEADER_TIMEOUT", "must not be longer than DAILYREPS_READ_TIMEOUT")
 	}
 	return c, errors.Join(r.errs...)
 }
@@ -193,6 +238,18 @@ func (r *reader) parseInt(name string, dst *int64) bool {
 	return true
 }
 
+func (r *reader) bool(name string) bool {
+	s := strings.TrimSpace(r.getenv(name))
+	if s == "" {
+		return false
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		r.fail(name, "must be 1 or 0 (true or false)")
+	}
+	return v
+}
+
 func (r *reader) duration(name string, dst *time.Duration) {
 	s := strings.TrimSpace(r.getenv(name))
 	if s == "" {
@@ -202,7 +259,7 @@ func (r *reader) duration(name string, dst *time.Duration) {
 	if err != nil {
 		// A bare number means seconds, the unit every limit is documented in.
 		n, nerr := strconv.ParseInt(s, 10, 64)
-		if nerr != nil {
+		if nerr != nil || n > math.MaxInt64/int64(time.Second) {
 			r.fail(name, "must be a duration such as 2s, 90s or 1h")
 			return
 		}
@@ -232,18 +289,53 @@ func (r *reader) hexSecrets(name string, size int) [][]byte {
 	return out
 }
 
+// origins reads a comma-separated allowlist of exact origins and writes each
+// as browsers send it in Origin: scheme://host[:port] in lower case, without
+// a default port.
 func (r *reader) origins(name string) []string {
 	var out []string
 	for _, o := range strings.Split(r.getenv(name), ",") {
-		o = strings.TrimRight(strings.TrimSpace(o), "/")
+		o = strings.TrimSpace(o)
 		if o == "" {
 			continue
 		}
-		if o == "*" || !(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) || strings.Count(o, "/") != 2 {
-			r.fail(name, "must list origins such as https://app.example.com, separated by commas ('*' is not allowed)")
+		origin, ok := canonicalOrigin(o)
+		if !ok {
+			r.fail(name, "must list origins such as https://app.example.com (scheme and host, no path), separated by commas ('*' is not allowed)")
 			return nil
 		}
-		out = append(out, strings.ToLower(o))
+		out = append(out, origin)
 	}
 	return out
+}
+
+func canonicalOrigin(s string) (string, bool) {
+	if strings.ContainsAny(s, "*?#@\\") {
+		return "", false
+	}
+	u, err := url.Parse(strings.TrimSuffix(s, "/"))
+	if err != nil || u.Host == "" || u.Path != "" || u.Opaque != "" {
+		return "", false
+	}
+	scheme, host := strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	if port := u.Port(); scheme == "https" && port == "443" || scheme == "http" && port == "80" {
+		host = strings.TrimSuffix(host, ":"+port)
+	}
+	return scheme + "://" + host, true
+}
+
+// headerName reads an HTTP header name (a token).
+func (r *reader) headerName(name string) string {
+	s := strings.TrimSpace(r.getenv(name))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			r.fail(name, "must be a header name such as Fly-Client-IP")
+			return ""
+		}
+	}
+	return s
 }

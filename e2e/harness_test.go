@@ -22,6 +22,18 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		_ = os.RemoveAll(filepath.Dir(binPath))
+	}
+	if releaseDir != "" {
+		_ = os.RemoveAll(releaseDir)
+	}
+	os.Exit(code)
+}
+
 // binary builds the server once per test run.
 func binary(t testing.TB) string {
 	t.Helper()

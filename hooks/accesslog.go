@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -18,7 +19,8 @@ type Observer func(route string, status int, took time.Duration)
 // PocketBase's request log, which is unbound from the API because it records
 // full URIs and client addresses. The line holds a request id (the client's
 // X-Request-Id when it is sane, echoed back), the route pattern (never the
-// URL), the status, the duration and the sizes: never an id, key or data.
+// URL), the status, the duration and the request and response body sizes:
+// never an id, key or data.
 func AccessLog(logger func() *slog.Logger, observe Observer) *hook.Handler[*core.RequestEvent] {
 	return &hook.Handler[*core.RequestEvent]{
 		Id:       IdAccessLog,
@@ -32,12 +34,12 @@ func AccessLog(logger func() *slog.Logger, observe Observer) *hook.Handler[*core
 			e.Set(keyRequestID, id)
 			e.Response.Header().Set("X-Request-Id", id)
 
+			counted := &countingWriter{ResponseWriter: e.Response}
+			e.Response = counted
 			err := e.Next()
+			e.Response = counted.ResponseWriter
 
-			status := 0
-			if st, ok := e.Response.(router.StatusTracker); ok {
-				status = st.Status()
-			}
+			status := counted.Status()
 			if status == 0 {
 				status = router.ToApiError(err).Status
 			}
@@ -52,11 +54,40 @@ func AccessLog(logger func() *slog.Logger, observe Observer) *hook.Handler[*core
 			}
 			logger().Log(e.Request.Context(), level, "request",
 				"requestId", id, "route", route, "status", status,
-				"durationMs", float64(took.Microseconds())/1000, "bytesIn", max(e.Request.ContentLength, 0))
+				"durationMs", float64(took.Microseconds())/1000,
+				"bytesIn", max(e.Request.ContentLength, int64(len(Body(e)))), "bytesOut", counted.size)
 			return err
 		},
 	}
 }
+
+// countingWriter counts the body bytes written. It answers the write and
+// status questions inner middlewares ask the response itself (router's
+// WriteTracker and StatusTracker), and unwraps for http.ResponseController.
+type countingWriter struct {
+	http.ResponseWriter
+	size int64
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(b)
+	w.size += int64(n)
+	return n, err
+}
+
+func (w *countingWriter) Written() bool {
+	t, ok := w.ResponseWriter.(router.WriteTracker)
+	return ok && t.Written()
+}
+
+func (w *countingWriter) Status() int {
+	if t, ok := w.ResponseWriter.(router.StatusTracker); ok {
+		return t.Status()
+	}
+	return 0
+}
+
+func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func saneRequestID(s string) bool {
 	if s == "" || len(s) > 64 {

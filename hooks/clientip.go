@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 
@@ -22,18 +23,20 @@ func ClientIPResolver(trustedHeader string) *hook.Handler[*core.RequestEvent] {
 		Id:       IdClientIP,
 		Priority: PriorityClientIP,
 		Func: func(e *core.RequestEvent) error {
-			e.Set(keyClientIP, resolveClientIP(e.Request.RemoteAddr, e.Request.Header.Get, trustedHeader))
+			e.Set(keyClientIP, resolveClientIP(e.Request.RemoteAddr, e.Request.Header, trustedHeader))
 			return e.Next()
 		},
 	}
 }
 
-func resolveClientIP(remoteAddr string, header func(string) string, trustedHeader string) string {
+func resolveClientIP(remoteAddr string, header http.Header, trustedHeader string) string {
 	if trustedHeader != "" {
-		if v := header(trustedHeader); v != "" {
-			// In a list the rightmost entry is the one the proxy added.
-			parts := strings.Split(v, ",")
-			if a, ok := parseAddr(strings.TrimSpace(parts[len(parts)-1])); ok {
+		// The rightmost entry is the one the proxy added: of a list, and of
+		// the header's lines, since a proxy may add its own line after the
+		// client's.
+		if lines := header.Values(trustedHeader); len(lines) > 0 {
+			last := lines[len(lines)-1]
+			if a, ok := parseAddr(strings.TrimSpace(last[strings.LastIndexByte(last, ',')+1:])); ok {
 				return a
 			}
 		}
@@ -51,7 +54,12 @@ func resolveClientIP(remoteAddr string, header func(string) string, trustedHeade
 func parseAddr(s string) (string, bool) {
 	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
 	if err != nil {
-		return "", false
+		// Some proxies write the client's port too.
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return "", false
+		}
+		a = ap.Addr()
 	}
 	a = a.Unmap()
 	if a.Is6() {

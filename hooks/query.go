@@ -32,13 +32,48 @@ func RedactQuery() *hook.Handler[*core.RequestEvent] {
 }
 
 // sensitive reports whether the raw query names a secret, in any letter case
-// and any escaping.
+// and any escaping. Escapes are decoded before the case is folded ("user%49d"
+// is userId to the handlers), each on its own, so that one malformed escape
+// cannot hide the rest, and repeatedly, so that double escaping cannot either.
 func sensitive(raw string) bool {
-	s := strings.ToLower(raw)
-	if u, err := url.QueryUnescape(s); err == nil {
-		s = u
+	s := raw
+	for range 3 {
+		lower := strings.ToLower(s)
+		if strings.Contains(lower, "userid") || strings.Contains(lower, "storagekey") {
+			return true
+		}
+		s = unescapeLenient(s)
 	}
-	return strings.Contains(s, "userid") || strings.Contains(s, "storagekey")
+	return false
+}
+
+// unescapeLenient decodes every valid %XX escape and '+', leaving the rest.
+func unescapeLenient(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b.WriteByte(unhex(s[i+1])<<4 | unhex(s[i+2]))
+			i += 2
+		case c == '+':
+			b.WriteByte(' ')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
 }
 
 // Query returns the request's query parameters, redacted or not.

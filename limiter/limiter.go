@@ -4,6 +4,7 @@
 package limiter
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -17,9 +18,8 @@ type Keyed struct {
 	maxEntries int
 	now        func() time.Time
 
-	mu        sync.Mutex
-	buckets   map[string]*rate.Limiter
-	lastSweep time.Time
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
 }
 
 // New returns buckets of burst tokens refilled one per refill, holding at
@@ -71,6 +71,9 @@ func (k *Keyed) Check(key string) (bool, time.Duration) {
 
 // Len is the number of keys held.
 func (k *Keyed) Len() int {
+	if k == nil {
+		return 0
+	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.buckets)
@@ -78,7 +81,11 @@ func (k *Keyed) Len() int {
 
 func (k *Keyed) wait(l *rate.Limiter, now time.Time) time.Duration {
 	missing := 1 - l.TokensAt(now)
-	d := time.Duration(missing / float64(k.every) * float64(time.Second))
+	// Rounded up to the microsecond, so that a client that comes back
+	// exactly then finds a token; a nanosecond of slack absorbs float noise,
+	// which would otherwise make 20 s 20.000001 s (a Retry-After of 21).
+	micros := missing / float64(k.every) * 1e6
+	d := time.Duration(math.Ceil(micros-1e-3)) * time.Microsecond
 	return max(d, time.Second)
 }
 
@@ -94,24 +101,22 @@ func (k *Keyed) bucket(key string, now time.Time) *rate.Limiter {
 	return l
 }
 
-// evict drops the buckets that have refilled completely: forgetting them
-// changes nothing, since a new bucket starts full. If that frees too little
-// (a flood of fresh keys), it drops arbitrary ones down to half the bound:
-// those clients get a fresh bucket, which bounds memory at the cost of
-// letting a very wide flood through a little faster.
+// evict makes room by dropping buckets down to half the bound, those whose
+// loss matters least first: full ones (forgotten at no cost, since a new
+// bucket starts full), then ones a token short (keys seen once). Buckets in
+// real use, those refusing their key among them, go only when that is not
+// enough, which takes a flood of busy keys wider than the bound: memory stays
+// bounded at the cost of letting such a flood through a little faster.
 func (k *Keyed) evict(now time.Time) {
-	if now.Sub(k.lastSweep) > time.Second {
-		k.lastSweep = now
+	target := k.maxEntries / 2
+	for _, spare := range []float64{float64(k.burst), float64(k.burst - 1), math.Inf(-1)} {
 		for key, l := range k.buckets {
-			if l.TokensAt(now) >= float64(k.burst) {
+			if len(k.buckets) <= target {
+				return
+			}
+			if l.TokensAt(now) >= spare {
 				delete(k.buckets, key)
 			}
 		}
-	}
-	for key := range k.buckets {
-		if len(k.buckets) < k.maxEntries/2 {
-			break
-		}
-		delete(k.buckets, key)
 	}
 }

@@ -10,7 +10,8 @@
 // PBKDF2 key. The module depends on Web Crypto only (browsers, Node >= 20,
 // Deno, workers) and has no imports, so an app can vendor this single file.
 //
-// The wire contract is docs/API.md; worked examples live in testdata/vectors.json.
+// The wire contract is docs/API.md; worked examples live in testdata/vectors.json
+// and testdata/vectors-extra.json.
 
 export const PBKDF2_ITERATIONS = 100_000;
 export const NONCE_BYTES = 12;

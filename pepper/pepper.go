@@ -26,12 +26,18 @@ import (
 // out of PocketBase's backup archives and restores (see package hooks).
 const FileName = "dailyreps.pepper"
 
+// PendingSuffix names, beside the pepper file, the pepper a rotation is
+// moving the database to: it is written before the database is re-keyed, so
+// an interrupted rotation never loses the only copy of the new key.
+const PendingSuffix = ".next"
+
 // KeySize is the size of one key in bytes.
 const KeySize = 32
 
 // ErrMismatch means the pepper is not the one the database was written with.
 var ErrMismatch = errors.New("the pepper does not match the one this database was created with: " +
-	"start with the original DAILYREPS_PEPPER or pepper file (without it every backup is unreadable)")
+	"start with the original DAILYREPS_PEPPER or pepper file (without it every backup is unreadable); " +
+	"if a rotate-pepper run was interrupted, run it again to finish it")
 
 // Pepper keys ids. The zero value is not usable; use New or Load.
 type Pepper struct {

@@ -1,13 +1,16 @@
 package routes
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/dailyreps/backup/hooks"
 	"github.com/dailyreps/backup/store"
 )
 
@@ -22,15 +25,46 @@ func (h *handlers) backupGet(e *core.RequestEvent) error {
 		return err
 	}
 	b, err := h.Store.GetBackup(e.Request.Context(), id.user, id.key, v)
+	if v > 0 && errors.Is(err, store.ErrNotFound) && h.backupExists(e, id) {
+		// The credentials are right and the version is merely gone (pruned,
+		// or never made): no failed attempt, and telling so reveals nothing
+		// to whoever holds them.
+		return hooks.Fail(http.StatusNotFound, "This backup has no such version: only the newest versions are kept.")
+	}
 	if err != nil {
 		return h.lookupFailed(e, id, err)
 	}
 	e.Response.Header().Set("ETag", etag(b.Version))
-	if inm, ok := etagVersion(e.Request.Header.Get("If-None-Match")); ok && inm == b.Version {
+	if notModified(e.Request.Header.Get("If-None-Match"), b.Version) {
 		return e.NoContent(http.StatusNotModified)
 	}
 	h.Events.Record(id.user, id.key, store.EventRestored, h.Now())
 	return writeBackup(e, b)
+}
+
+// backupExists reports whether id's user and key prove a backup, of any version.
+func (h *handlers) backupExists(e *core.RequestEvent, id ids) bool {
+	_, err := h.Store.Versions(e.Request.Context(), id.user, id.key)
+	return err == nil
+}
+
+// notModified reports whether an If-None-Match value names version: a
+// comma-separated list of ETags, compared weakly as RFC 9110 asks, or "*".
+// Anything else is ignored, so a malformed value costs a full response,
+// never a wrong 304.
+func notModified(ifNoneMatch string, version int64) bool {
+	if ifNoneMatch == "" {
+		return false
+	}
+	for _, tag := range strings.Split(ifNoneMatch, ",") {
+		if strings.TrimSpace(tag) == "*" {
+			return true
+		}
+		if v, ok := etagVersion(tag); ok && v == version {
+			return true
+		}
+	}
+	return false
 }
 
 // writeBackup streams {"data", "updatedAt", "version"} straight from the
@@ -54,10 +88,10 @@ func writeBackup(e *core.RequestEvent, b store.Backup) error {
 // backslashes and control characters need escaping.
 func escapedLen(s string) int {
 	n := len(s)
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 {
+	for i := nextEscape(s, 0); i < len(s); i = nextEscape(s, i+1) {
+		if s[i] < 0x20 {
 			n += 5 // \u00XX
-		} else if c == '"' || c == '\\' {
+		} else {
 			n++
 		}
 	}
@@ -67,11 +101,8 @@ func escapedLen(s string) int {
 func writeEscaped(w *stickyWriter, s string) {
 	const hexDigits = "0123456789abcdef"
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := nextEscape(s, 0); i < len(s); i = nextEscape(s, i+1) {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
 		w.write(s[start:i])
 		if c < 0x20 {
 			w.write(`\u00` + string(hexDigits[c>>4]) + string(hexDigits[c&0xf]))

@@ -1,6 +1,7 @@
 package routes
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -37,6 +38,12 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 			return hooks.Fail(http.StatusBadRequest, `If-Match must be a version ETag such as "3".`)
 		}
 	}
+	// A save is also a way to test a guessed key (a key of another user is
+	// refused; a new key is refused once the user is full), so it answers
+	// to the same failed-lookup budget as a restore.
+	if err := h.checkLookups(e, id); err != nil {
+		return err
+	}
 	c := h.Config
 	res, err := h.Store.SaveBackup(e.Request.Context(), store.SaveRequest{
 		User: id.user, Key: id.key, Data: req.Data, IfMatch: ifMatch, Now: h.Now(),
@@ -44,11 +51,25 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 			QuotaBytes: c.UserQuotaBytes, HistoryDepth: c.HistoryDepth},
 	})
 	if err != nil {
+		if refusesKey(err) {
+			h.failedLookups.Allow(lookupKey(e, id))
+		}
 		return storeError(e, err)
 	}
 	h.Events.Record(id.user, id.key, store.EventSaved, res.UpdatedAt)
+	// The owner sees history leave as well as arrive: a version the depth
+	// limit dropped can no longer be restored.
+	for range res.Pruned {
+		h.Events.Record(id.user, id.key, store.EventDeletedVersion, res.UpdatedAt)
+	}
 	e.Response.Header().Set("ETag", etag(res.Version))
 	return hooks.WriteJSON(e, http.StatusOK, saveResponse{true, timestamp(res.UpdatedAt), res.Version})
+}
+
+// refusesKey reports a save refused for its key rather than its content.
+func refusesKey(err error) bool {
+	var le *store.LimitError
+	return errors.Is(err, store.ErrKeyOwned) || errors.As(err, &le) && le.Reason == store.ReasonBackupsPerUser
 }
 
 type saveResponse struct {

@@ -1,21 +1,15 @@
 package routes
 
 import (
-	"encoding/json/v2"
+	"bytes"
+	"encoding/json/jsontext"
+	"io"
 	"net/http"
 	"strings"
+	"unsafe"
 
 	"github.com/dailyreps/backup/hooks"
 )
-
-// envelope is what the web client puts in data. appId and version are allowed
-// for future clients.
-type envelope struct {
-	Encrypted string  `json:"encrypted"`
-	Nonce     string  `json:"nonce"`
-	AppID     *string `json:"appId,omitzero"`
-	Version   *string `json:"version,omitzero"`
-}
 
 const (
 	nonceSize = 12 // AES-GCM's standard nonce
@@ -39,17 +33,94 @@ func checkData(data string, maxBytes int64) error {
 		}
 		return nil
 	}
-	var env envelope
-	if err := json.UnmarshalRead(strings.NewReader(data), &env, json.RejectUnknownMembers(true)); err != nil {
+	env, ok := parseEnvelope(data)
+	if !ok {
 		return hooks.Fail(http.StatusBadRequest, "data is not a valid envelope: it must be {\"encrypted\", \"nonce\"} with string values.")
 	}
-	if n, ok := base64Len(env.Nonce); !ok || n != nonceSize {
+	if !env.nonce.ok || env.nonce.len != nonceSize {
 		return hooks.Fail(http.StatusBadRequest, "The envelope's nonce must be 12 bytes in standard base64.")
 	}
-	if n, ok := base64Len(env.Encrypted); !ok || n < tagSize {
+	if !env.encrypted.ok || env.encrypted.len < tagSize {
 		return hooks.Fail(http.StatusBadRequest, "The envelope's ciphertext must be at least 16 bytes in standard base64.")
 	}
 	return nil
+}
+
+// envelopeShape is what checkData needs of the envelope the web client puts in
+// data: whether its two members are canonical base64, and their decoded
+// lengths.
+type envelopeShape struct {
+	encrypted, nonce struct {
+		len int
+		ok  bool
+	}
+}
+
+// parseEnvelope reads data as {"encrypted": string, "nonce": string}, with
+// "appId" and "version" (strings or null) allowed for future clients. Member
+// names are exact; an unknown or repeated member, another type or trailing data
+// makes it invalid, as strict decoding into a struct would. It checks the
+// members in place instead of decoding them: data is the bulk of a save (up to
+// megabytes), and a decoder would copy it into a read buffer and the
+// ciphertext into a string of its own. A null or missing member reads as
+// empty, which is not valid base64.
+func parseEnvelope(data string) (env envelopeShape, valid bool) {
+	// The decoder parses a bytes.Buffer in place and never writes to it.
+	dec := jsontext.NewDecoder(bytes.NewBuffer(unsafe.Slice(unsafe.StringData(data), len(data))))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return env, false
+	}
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return env, false
+		}
+		name := tok.String() // a token is only valid until the next read
+		value, err := dec.ReadValue()
+		if err != nil {
+			return env, false
+		}
+		if k := value.Kind(); k != '"' && k != 'n' {
+			return env, false
+		}
+		switch name {
+		case "encrypted":
+			env.encrypted.len, env.encrypted.ok = base64Value(value)
+		case "nonce":
+			env.nonce.len, env.nonce.ok = base64Value(value)
+		case "appId", "version":
+		default:
+			return env, false
+		}
+	}
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '}' {
+		return env, false
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return env, false
+	}
+	return env, true
+}
+
+// base64Value is base64Len of a raw JSON string (or null), read where it
+// lies unless it holds escapes. value is only valid until the decoder moves
+// on, so nothing of it is kept.
+func base64Value(value jsontext.Value) (int, bool) {
+	if value.Kind() != '"' {
+		return 0, false
+	}
+	if bytes.IndexByte(value, '\\') >= 0 {
+		s, err := jsontext.AppendUnquote(nil, value)
+		if err != nil {
+			return 0, false
+		}
+		return base64Len(string(s))
+	}
+	inner := value[1 : len(value)-1]
+	if len(inner) == 0 {
+		return 0, false
+	}
+	return base64Len(unsafe.String(&inner[0], len(inner)))
 }
 
 // base64Len validates canonical, padded standard base64 (no line breaks, no

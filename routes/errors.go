@@ -23,7 +23,9 @@ func storeError(e *core.RequestEvent, err error) error {
 	case errors.As(err, &le):
 		return hooks.TooMany(e, le.RetryAfter, "Limit reached: "+le.Reason+".")
 	case errors.As(err, &se):
-		e.Response.Header().Set("ETag", etag(se.Current))
+		if se.Current > 0 { // else there is no backup yet, so no version to name
+			e.Response.Header().Set("ETag", etag(se.Current))
+		}
 		return hooks.Fail(http.StatusPreconditionFailed, "The backup changed since the version this save was based on.")
 	case errors.Is(err, store.ErrNotFound):
 		return hooks.Fail(http.StatusNotFound, notFoundMsg)

@@ -39,6 +39,7 @@ type Deps struct {
 	Observe  hooks.Observer
 	DataDir  string                            // for the free-disk check of /health
 	FreeDisk func(path string) (uint64, error) // nil: the real statfs
+	Metrics  func(*core.RequestEvent) error    // GET /metrics, checking its own token; nil: 404
 }
 
 type handlers struct {
@@ -77,9 +78,11 @@ func Mount(r *router.Router[*core.RequestEvent], d Deps) {
 	limited.Bind(hooks.IPLimit(h.ipBuckets), hooks.Signature(hooks.SignatureConfig{
 		Secret: c.HMACSecret, Window: c.SignatureWindow, Now: d.Now, UseNonce: h.useNonce,
 	}))
-	body := hooks.ReadBody(hooks.BodyLimits{
-		MaxBytes: maxBodyBytes(c.MaxBackupBytes), Large: make(chan struct{}, max(c.MaxLargeUploads, 1)), LargeBytes: 1 << 20,
-	})
+	var large chan struct{} // nil: no bound
+	if c.MaxLargeUploads > 0 {
+		large = make(chan struct{}, c.MaxLargeUploads)
+	}
+	body := hooks.ReadBody(hooks.BodyLimits{MaxBytes: maxBodyBytes(c.MaxBackupBytes), Large: large, LargeBytes: 1 << 20})
 	small := hooks.ReadBody(hooks.BodyLimits{MaxBytes: 4 << 10})
 
 	registerLimit := hooks.RouteLimit("drRegisterLimit", hooks.PriorityRouteLimit, h.registerBuckets,
@@ -96,6 +99,12 @@ func Mount(r *router.Router[*core.RequestEvent], d Deps) {
 	route(api, limited, "/api/user", map[string]endpoint{http.MethodDelete: do(h.userDelete, small)})
 	route(api, api, "/api/info", map[string]endpoint{http.MethodGet: do(h.infoGet)})
 	route(api, api, "/health", map[string]endpoint{http.MethodGet: do(h.healthGet)})
+	// Mounted even when off, so that /metrics is a 404 rather than the web page.
+	metricsGet := d.Metrics
+	if metricsGet == nil {
+		metricsGet = func(*core.RequestEvent) error { return hooks.Fail(http.StatusNotFound, "Not found.") }
+	}
+	route(api, api, "/metrics", map[string]endpoint{http.MethodGet: do(metricsGet)})
 
 	// PocketBase's CORS (allow-all), its request log (full URIs and client
 	// addresses), its auth-token loader (a database read), its rate limiter

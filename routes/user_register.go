@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -39,11 +40,17 @@ func (h *handlers) userRegister(e *core.RequestEvent) error {
 		}
 		err = h.Store.UseInvite(e.Request.Context(), InviteHash(code), id.user, now)
 		if errors.Is(err, store.ErrNotFound) {
-			return hooks.Fail(http.StatusForbidden, "The invite code is not valid, or was already used.")
+			return hooks.Fail(http.StatusForbidden, "The invite code is unknown, expired or already used.")
 		}
 	default:
+		// Counted in the database, so that the cap holds across restarts
+		// and instances. Invites need no cap: they already bound who gets in.
 		bucket := h.Pepper.Bucket("newusers", hooks.ClientIP(e))
 		err = h.Store.Hit(e.Request.Context(), bucket, 24*time.Hour, h.Config.NewUsersPerIPPerDay, now)
+		var le *store.LimitError
+		if errors.As(err, &le) {
+			return hooks.TooMany(e, le.RetryAfter, "Too many new users from this address today.")
+		}
 		if err == nil {
 			err = h.Store.Register(e.Request.Context(), id.user, now)
 		}
@@ -55,7 +62,11 @@ func (h *handlers) userRegister(e *core.RequestEvent) error {
 }
 
 // InviteHash is how invite codes are stored: random codes need no pepper.
+// Codes are read back from paper and chat messages, so case, dashes and
+// spaces do not count.
 func InviteHash(code string) string {
-	h := sha256.Sum256([]byte(code))
+	h := sha256.Sum256([]byte(inviteSpacing.Replace(strings.ToUpper(code))))
 	return hex.EncodeToString(h[:])
 }
+
+var inviteSpacing = strings.NewReplacer("-", "", " ", "")

@@ -7,8 +7,10 @@ import (
 	"context"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pocketbase/pocketbase/apis"
@@ -26,7 +28,7 @@ import (
 type Options struct {
 	Public  fs.FS            // the web client, served at /; nil: none
 	Now     func() time.Time // nil: time.Now
-	Observe hooks.Observer   // per-request metrics; nil: none
+	Observe hooks.Observer   // an extra per-request observer (tests); /metrics has its own
 	// FreeDisk replaces the statfs behind /health's disk check (tests).
 	FreeDisk func(path string) (uint64, error)
 }
@@ -39,10 +41,11 @@ func Register(app core.App, cfg config.Config, opts Options) {
 	}
 	logger := leveled(app, cfg.LogLevel)
 
-	// The pepper file sits in the data directory but must never travel with
-	// PocketBase's backup archives, nor be replaced by a restore.
+	// The pepper file (and a rotation's pending one) sits in the data
+	// directory but must never travel with PocketBase's backup archives, nor
+	// be replaced by a restore.
 	exclude := func(e *core.BackupEvent) error {
-		e.Exclude = append(e.Exclude, pepper.FileName)
+		e.Exclude = append(e.Exclude, pepper.FileName, pepper.FileName+pepper.PendingSuffix)
 		return e.Next()
 	}
 	app.OnBackupCreate().BindFunc(exclude)
@@ -52,19 +55,28 @@ func Register(app core.App, cfg config.Config, opts Options) {
 	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
 		Id: "drServe",
 		Func: func(se *core.ServeEvent) error {
+			if err := applyBackupDefaults(se.App, logger); err != nil {
+				return err
+			}
 			deps, closeAll, err := open(se.App, cfg, logger, opts)
 			if err != nil {
 				return err
 			}
 			// No placeholder admin and no browser on the first start.
 			se.InstallerFunc = nil
-			tuneServer(se.Server)
+			tuneServer(se.Server, cfg)
+			hardenTLS(se.Server.TLSConfig)
 			bindShutdown(se, cfg, closeAll, logger)
 			if len(cfg.HMACSecret) == 0 {
 				logger().Warn("DAILYREPS_HMAC_SECRET is not set: requests are not signed (see README, 'Signed requests')")
 			}
 
-			se.Router.Bind(hooks.RedactQuery())
+			se.Router.Bind(hooks.RedactQuery(), hooks.HSTS(cfg.TrustedProxyHeader != ""))
+			// PocketBase's serve allows every origin on every route; the API's
+			// origin policy replaces it everywhere, PocketBase's routes and
+			// the 404s of unknown paths included.
+			se.Router.Unbind(apis.DefaultCorsMiddlewareId)
+			se.Router.Bind(hooks.CORS(cfg.AllowedOrigins))
 			routes.Mount(se.Router, deps)
 			if opts.Public != nil {
 				se.Router.GET("/{path...}", apis.Static(opts.Public, true)).BindFunc(guardAPI)
@@ -82,41 +94,74 @@ func open(app core.App, cfg config.Config, logger func() *slog.Logger, opts Opti
 	}
 	events := activity.New(st, time.Second, logger)
 	stopPrune := startPruning(st, opts.Now, logger)
-	closeAll := func() {
+	metricsGet, observe := metricsEndpoint(cfg, st, opts.Now, logger)
+	// Terminate hooks can fire more than once (a signal, then a cleanup).
+	closeAll := sync.OnceFunc(func() {
 		stopPrune()
 		events.Close()
 		_ = st.Close()
-	}
+	})
 	return routes.Deps{
 		Config: cfg, Store: st, Pepper: p, Events: events, Now: opts.Now, Logger: logger,
-		Observe: opts.Observe, DataDir: app.DataDir(), FreeDisk: opts.FreeDisk,
+		Observe: observers(observe, opts.Observe), Metrics: metricsGet, DataDir: app.DataDir(), FreeDisk: opts.FreeDisk,
 	}, closeAll, nil
 }
 
 // tuneServer replaces PocketBase's generous timeouts (minutes, for file
-// uploads) with ones sized for 5 MiB uploads from slow phones, so that slow
-// or stalled clients cannot hold connections for long.
-func tuneServer(s *http.Server) {
-	s.ReadHeaderTimeout = 10 * time.Second
-	s.ReadTimeout = 2 * time.Minute
-	s.WriteTimeout = 2 * time.Minute
-	s.IdleTimeout = 90 * time.Second
+// uploads) with the configured ones, sized by default for 5 MiB uploads from
+// slow phones, so that slow or stalled clients cannot hold connections for
+// long.
+func tuneServer(s *http.Server, cfg config.Config) {
+	s.ReadHeaderTimeout = cfg.ReadHeaderTimeout
+	s.ReadTimeout = cfg.ReadTimeout
+	s.WriteTimeout = cfg.WriteTimeout
+	s.IdleTimeout = cfg.IdleTimeout
 	s.MaxHeaderBytes = 64 << 10
 }
 
 // bindShutdown lets in-flight requests finish, up to the configured
-// deadline, before PocketBase's own handler (which waits one second) runs.
+// deadline, before PocketBase's own handler (which waits one second) runs,
+// and closes the store after it.
+//
+// Requests get a base context of ours: apis.Serve cancels its own as soon as
+// Serve returns, which is the moment a shutdown starts, and every request in
+// flight would lose its database calls. Ours is cancelled only once the
+// deadline has passed.
+//
+// A restart (after a restore from the dashboard) is left to PocketBase: it
+// keeps Serve from returning until the process has re-executed itself, and a
+// shutdown of ours first would let the process exit instead.
 func bindShutdown(se *core.ServeEvent, cfg config.Config, closeAll func(), logger func() *slog.Logger) {
 	srv := se.Server
+	base, cancelBase := context.WithCancel(context.Background())
+	srv.BaseContext = func(net.Listener) context.Context { return base }
 	se.App.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
 		Id:       "drGracefulShutdown",
 		Priority: -10000,
 		Func: func(te *core.TerminateEvent) error {
+			if te.IsRestart {
+				return te.Next()
+			}
+			// Realtime streams (the dashboard's) never end by themselves:
+			// closing their clients ends them, so they do not hold the
+			// shutdown to its deadline.
+			for _, c := range te.App.SubscriptionsBroker().Clients() {
+				c.Discard()
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 			defer cancel()
 			if err := srv.Shutdown(ctx); err != nil {
 				logger().Warn("shutdown deadline passed with requests in flight", "error", err.Error())
 			}
+			return te.Next()
+		},
+	})
+	// After PocketBase's own graceful shutdown (priority -9999).
+	se.App.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
+		Id:       "drCloseStore",
+		Priority: -9998,
+		Func: func(te *core.TerminateEvent) error {
+			cancelBase()
 			closeAll()
 			return te.Next()
 		},
@@ -152,13 +197,13 @@ func startPruning(st interface {
 	return func() { close(done) }
 }
 
-// leveled filters the app's logger by DAILYREPS_LOG_LEVEL.
+// leveled is the server's logger, filtered by DAILYREPS_LOG_LEVEL, writing
+// into PocketBase's log table through a sink of its own (see logsink.go).
 func leveled(app core.App, level string) func() *slog.Logger {
 	var min slog.Level
 	_ = min.UnmarshalText([]byte(level))
-	return func() *slog.Logger {
-		return slog.New(levelFilter{app.Logger().Handler(), min})
-	}
+	l := slog.New(levelFilter{newLogSink(app), min})
+	return func() *slog.Logger { return l }
 }
 
 type levelFilter struct {

@@ -43,6 +43,10 @@ func (e *LimitError) Error() string {
 	return fmt.Sprintf("limit reached: %s (retry after %s)", e.Reason, e.RetryAfter)
 }
 
+// ReasonBackupsPerUser is the LimitError.Reason of a save refused because
+// the user already holds the most backups allowed.
+const ReasonBackupsPerUser = "backups per user"
+
 // StaleError refuses a conditional save: Current is the newest version.
 type StaleError struct{ Current int64 }
 
@@ -84,6 +88,7 @@ type SaveLimits struct {
 type SaveResult struct {
 	Version   int64
 	UpdatedAt time.Time
+	Pruned    int64 // history versions the save dropped to keep to the depth limit
 }
 
 // Usage is a user's storage, history included.

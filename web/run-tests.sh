@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Runs the reference web client's tests: protocol conformance in Node, then the
-# page end to end in headless Chromium against a freshly built server binary.
-# Installs what is missing first, so it works on a new machine and in CI.
+# Runs the reference clients' tests: protocol conformance of the JS module in
+# Node, the page end to end in headless Chromium, and the Go client and the
+# page exchanging backups, all against a freshly built server binary.
+# Installs what is missing first (npm packages, Debian's chromium), so it
+# works on a new machine and in CI. Exits non-zero when any test fails.
 #
 #   web/run-tests.sh              all tests
 #   web/run-tests.sh protocol     only the Node protocol tests (no server, no browser)
+#   web/run-tests.sh browser      only the page in Chromium
+#   web/run-tests.sh interop      only the Go client and the page together
+#
+#   UPDATE_SCREENSHOT=1 web/run-tests.sh browser   also rewrites docs/screenshot.png
 set -euo pipefail
 
 export GOTOOLCHAIN=go1.27.3
@@ -15,29 +21,51 @@ cd "$web_dir"
 
 suite="${1:-all}"
 case "$suite" in
-  all | protocol) ;;
-  *) echo "usage: $0 [all|protocol]" >&2; exit 2 ;;
+  all) files=(test/protocol.test.mjs test/browser.test.mjs test/interop.test.mjs) ;;
+  protocol | browser | interop) files=("test/$suite.test.mjs") ;;
+  *) echo "usage: $0 [all|protocol|browser|interop]" >&2; exit 2 ;;
 esac
 
+need() {
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "$0: $1 is required: $2" >&2
+    exit 1
+  fi
+}
+need node "install Node.js 20 or newer"
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+  echo "$0: Node.js 20 or newer is required, found $(node --version)" >&2
+  exit 1
+fi
+
 if [ ! -d node_modules/playwright-core ]; then
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  need npm "it comes with Node.js"
+  npm ci --no-audit --no-fund
 fi
 
-if [ "$suite" = protocol ]; then
-  exec node --test test/protocol.test.mjs
+if [ "$suite" != protocol ]; then
+  need go "install Go; GOTOOLCHAIN fetches 1.27.3 by itself"
+  chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
+  if [ ! -x "$chromium" ]; then
+    # playwright-core drives the distribution's browser: no browser downloads.
+    need apt-get "install Chromium and set CHROMIUM_PATH to it"
+    as_root=""
+    if [ "$(id -u)" -ne 0 ]; then
+      need sudo "run as root, or install the chromium package first"
+      as_root=sudo
+    fi
+    $as_root apt-get update
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  fi
+
+  tmp="$(mktemp -d)"
+  trap 'rm -rf "$tmp"' EXIT
+  echo "building the server binary..."
+  (cd "$repo_root" && go build -o "$tmp/dailyreps-backup" .)
+  export DAILYREPS_BACKUP_BIN="$tmp/dailyreps-backup"
 fi
 
-if [ ! -x /usr/bin/chromium ]; then
-  apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
-fi
-
-tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
-
-echo "building the server binary..."
-(cd "$repo_root" && go build -o "$tmp/dailyreps-backup" .)
-export DAILYREPS_BACKUP_BIN="$tmp/dailyreps-backup"
-
-# One node process for both files keeps a single summary, which CI reads.
-node --test test/protocol.test.mjs test/browser.test.mjs
+# One test run over every file keeps a single summary at the end. The
+# spec reporter prints it the same on a terminal and in a CI log; the
+# timeout stops a hung browser from stalling CI.
+node --test --test-reporter=spec --test-timeout=300000 "${files[@]}"

@@ -12,6 +12,14 @@ import (
 // DeleteBackup implements store.Store.
 func (s *Store) DeleteBackup(ctx context.Context, user, key string) error {
 	return s.tx(ctx, func(tx *dbx.Tx) error {
+		// Locks the user row as saves do (PostgreSQL), so that a delete and
+		// a save of one user queue: otherwise a save can find its backup gone
+		// between its read and its write (a 412 for a save that set no
+		// condition), or add a backup while the delete removes the user.
+		var found string
+		if err := tx.NewQuery(s.q.lockUser).Bind(dbx.Params{"user": user}).Row(&found); err != nil {
+			return err // no rows: unknown user
+		}
 		if err := s.owns(ctx, tx, user, key); err != nil {
 			return err
 		}

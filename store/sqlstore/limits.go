@@ -15,9 +15,9 @@ import (
 // record, so one statement both checks and records.
 func (s *Store) UseNonce(ctx context.Context, nonce string, expires, now time.Time) error {
 	return s.tx(ctx, func(tx *dbx.Tx) error {
-		res, err := tx.NewQuery(`INSERT INTO replays (nonce, expires) VALUES ({:nonce}, {:expires})
-			ON CONFLICT (nonce) DO UPDATE SET expires = excluded.expires WHERE replays.expires < {:now}`).
-			Bind(dbx.Params{"nonce": nonce, "expires": ms(expires), "now": ms(now)}).Execute()
+		res, err := s.txExec(tx, `INSERT INTO replays (nonce, expires) VALUES ({:nonce}, {:expires})
+			ON CONFLICT (nonce) DO UPDATE SET expires = excluded.expires WHERE replays.expires < {:now}`,
+			dbx.Params{"nonce": nonce, "expires": ms(expires), "now": ms(now)})
 		if err != nil {
 			return err
 		}
@@ -54,9 +54,9 @@ func (s *Store) refuseOverLimit(tx *dbx.Tx, bucket, reason string, window time.D
 	}
 	var oldest sql.NullInt64
 	var n int
-	err := tx.NewQuery(`SELECT COUNT(*), MIN(at) FROM (SELECT at FROM rate_limits
-			WHERE bucket = {:bucket} AND at > {:since} ORDER BY at DESC LIMIT {:max}) AS recent`).
-		Bind(dbx.Params{"bucket": bucket, "since": ms(now.Add(-window)), "max": max}).Row(&n, &oldest)
+	err := s.txRow(tx, `SELECT COUNT(*), MIN(at) FROM (SELECT at FROM rate_limits
+			WHERE bucket = {:bucket} AND at > {:since} ORDER BY at DESC LIMIT {:max}) AS recent`,
+		dbx.Params{"bucket": bucket, "since": ms(now.Add(-window)), "max": max}, &n, &oldest)
 	if err != nil {
 		return err
 	}
@@ -71,34 +71,55 @@ func (s *Store) refuseOverLimit(tx *dbx.Tx, bucket, reason string, window time.D
 }
 
 func (s *Store) recordHit(tx *dbx.Tx, bucket string, now time.Time) error {
-	_, err := tx.NewQuery(`INSERT INTO rate_limits (bucket, at) VALUES ({:bucket}, {:at})`).
-		Bind(dbx.Params{"bucket": bucket, "at": ms(now)}).Execute()
+	_, err := s.txExec(tx, `INSERT INTO rate_limits (bucket, at) VALUES ({:bucket}, {:at})`,
+		dbx.Params{"bucket": bucket, "at": ms(now)})
 	return err
 }
 
-// RecordEvents implements store.Store.
+// RecordEvents implements store.Store. Equal events (one backup's kind in one
+// minute) are merged before they reach the database, and each statement is
+// prepared once per batch: a busy backup's second of restores is one upsert,
+// not one statement compiled and run per request.
 func (s *Store) RecordEvents(ctx context.Context, events []store.EventRecord) error {
 	if len(events) == 0 {
 		return nil
 	}
+	type slot struct {
+		user, key, kind string
+		minute          int64
+	}
+	counts := make(map[slot]int64, len(events))
+	var slots []slot // first-seen order
+	var backups [][2]string
+	seen := map[[2]string]bool{}
+	for _, e := range events {
+		k := slot{e.User, e.Key, e.Kind, e.At.Unix() / 60}
+		if counts[k] == 0 {
+			slots = append(slots, k)
+		}
+		counts[k]++
+		if b := [2]string{e.User, e.Key}; !seen[b] {
+			seen[b] = true
+			backups = append(backups, b)
+		}
+	}
 	return s.tx(ctx, func(tx *dbx.Tx) error {
-		touched := map[[2]string]bool{}
-		for _, e := range events {
-			p := dbx.Params{"user": e.User, "key": e.Key, "kind": e.Kind, "minute": e.At.Unix() / 60}
-			_, err := tx.NewQuery(`INSERT INTO activity (user_id, storage_key, kind, minute, count)
-				SELECT {:user}, {:key}, {:kind}, {:minute}, 1 WHERE EXISTS (SELECT 1 FROM users WHERE id = {:user})
-				ON CONFLICT (user_id, storage_key, kind, minute) DO UPDATE SET count = activity.count + 1`).Bind(p).Execute()
-			if err != nil {
+		add := tx.NewQuery(`INSERT INTO activity (user_id, storage_key, kind, minute, count)
+			SELECT {:user}, {:key}, {:kind}, {:minute}, {:n} WHERE EXISTS (SELECT 1 FROM users WHERE id = {:user})
+			ON CONFLICT (user_id, storage_key, kind, minute) DO UPDATE SET count = activity.count + excluded.count`).Prepare()
+		defer add.Close()
+		for _, k := range slots {
+			p := dbx.Params{"user": k.user, "key": k.key, "kind": k.kind, "minute": k.minute, "n": counts[k]}
+			if _, err := add.Bind(p).Execute(); err != nil {
 				return err
 			}
-			touched[[2]string{e.User, e.Key}] = true
 		}
-		for k := range touched {
-			_, err := tx.NewQuery(`DELETE FROM activity WHERE user_id = {:user} AND storage_key = {:key}
-				AND minute < (SELECT MIN(minute) FROM (SELECT minute FROM activity
-					WHERE user_id = {:user} AND storage_key = {:key} ORDER BY minute DESC LIMIT {:depth}) AS kept)`).
-				Bind(dbx.Params{"user": k[0], "key": k[1], "depth": store.ActivityDepth}).Execute()
-			if err != nil {
+		trim := tx.NewQuery(`DELETE FROM activity WHERE user_id = {:user} AND storage_key = {:key}
+			AND minute < (SELECT MIN(minute) FROM (SELECT minute FROM activity
+				WHERE user_id = {:user} AND storage_key = {:key} ORDER BY minute DESC LIMIT {:depth}) AS kept)`).Prepare()
+		defer trim.Close()
+		for _, b := range backups {
+			if _, err := trim.Bind(dbx.Params{"user": b[0], "key": b[1], "depth": store.ActivityDepth}).Execute(); err != nil {
 				return err
 			}
 		}

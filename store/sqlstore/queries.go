@@ -18,7 +18,7 @@ func buildQueries(d Dialect) queries {
 
 		backupForSave: fmt.Sprintf(`SELECT user_id, version, %s FROM backups WHERE storage_key = {:key}`, d.Updated),
 		insertBackup: fmt.Sprintf(`INSERT INTO backups (storage_key, user_id, encrypted_data, version, size, %s, %s)
-			VALUES ({:key}, {:user}, {:data}, 1, {:size}, {:now}, {:now})`, d.Created, d.Updated),
+			VALUES ({:key}, {:user}, {:data}, 1, {:size}, {:now}, {:now}) ON CONFLICT (storage_key) DO NOTHING`, d.Created, d.Updated),
 		updateBackup: fmt.Sprintf(`UPDATE backups SET encrypted_data = {:data}, version = version + 1, size = {:size}, %s = {:now}
 			WHERE storage_key = {:key}`, d.Updated),
 		condUpdateBackup: fmt.Sprintf(`UPDATE backups SET encrypted_data = {:data}, version = version + 1, size = {:size}, %s = {:now}
@@ -43,3 +43,6 @@ const copyToHistory = `INSERT INTO backup_history (storage_key, user_id, version
 
 const userBytes = `SELECT COALESCE((SELECT SUM(size) FROM backups WHERE user_id = {:user}), 0) +
 	COALESCE((SELECT SUM(size) FROM backup_history WHERE user_id = {:user}), 0)`
+
+const backupBytes = `SELECT COALESCE((SELECT SUM(size) FROM backups WHERE storage_key = {:key}), 0) +
+	COALESCE((SELECT SUM(size) FROM backup_history WHERE storage_key = {:key}), 0)`

@@ -21,7 +21,7 @@ func (s *Store) GetBackup(ctx context.Context, user, key string, version int64) 
 	if version > 0 {
 		stmt = s.q.getNewestAtVersion
 	}
-	err := s.read.NewQuery(stmt).Bind(p).WithContext(ctx).Row(&b.Data, &b.Version, &at)
+	err := s.readRow(ctx, stmt, p, &b.Data, &b.Version, &at)
 	if version > 0 && errors.Is(err, sql.ErrNoRows) {
 		var atMS int64
 		err = s.read.NewQuery(`SELECT encrypted_data, version, updated FROM backup_history

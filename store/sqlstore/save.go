@@ -17,7 +17,7 @@ func (s *Store) Register(ctx context.Context, user string, now time.Time) error 
 }
 
 func (s *Store) insertUser(tx *dbx.Tx, user string, now time.Time) error {
-	res, err := tx.NewQuery(s.q.register).Bind(dbx.Params{"user": user, "now": s.d.TimeArg(now)}).Execute()
+	res, err := s.txExec(tx, s.q.register, dbx.Params{"user": user, "now": s.d.TimeArg(now)})
 	if err != nil {
 		return err
 	}
@@ -36,14 +36,14 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 		var found string
 		// Locks the user row (PostgreSQL) so a user's saves queue across
 		// instances: the counts below then cannot be raced.
-		if err := tx.NewQuery(s.q.lockUser).Bind(dbx.Params{"user": req.User}).Row(&found); err != nil {
+		if err := s.txRow(tx, s.q.lockUser, dbx.Params{"user": req.User}, &found); err != nil {
 			return err // no rows: unknown user
 		}
 
 		var owner string
 		var current int64
 		var updated timeValue
-		err := tx.NewQuery(s.q.backupForSave).Bind(dbx.Params{"key": req.Key}).Row(&owner, &current, &updated)
+		err := s.txRow(tx, s.q.backupForSave, dbx.Params{"key": req.Key}, &owner, &current, &updated)
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -68,43 +68,56 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 		p := dbx.Params{"key": req.Key, "user": req.User, "data": req.Data, "size": int64(len(req.Data)),
 			"now": s.d.TimeArg(req.Now), "ifMatch": req.IfMatch}
 		if exists {
-			out.Version, err = s.replace(tx, req, p, current, updated.t)
+			out.Version, out.Pruned, err = s.replace(tx, req, p, current, updated.t)
 		} else {
-			_, err = tx.NewQuery(s.q.insertBackup).Bind(p).Execute()
 			out.Version = 1
+			var res sql.Result
+			if res, err = s.txExec(tx, s.q.insertBackup, p); err == nil {
+				// Saves of one user queue on its row, so a key that
+				// appeared since the read above was written by another
+				// user's concurrent save (PostgreSQL; SQLite has one writer).
+				if n, _ := res.RowsAffected(); n == 0 {
+					return store.ErrKeyOwned
+				}
+			}
 		}
 		if err != nil {
 			return err
 		}
 		out.UpdatedAt = req.Now.UTC()
-		return s.checkQuota(tx, req)
+		return s.checkQuota(tx, req, exists)
 	})
 	return out, err
 }
 
 // replace moves the newest version into history, writes the new one and
-// prunes history to the depth limit; it returns the new version.
-func (s *Store) replace(tx *dbx.Tx, req store.SaveRequest, p dbx.Params, current int64, updated time.Time) (int64, error) {
+// prunes history to the depth limit; it returns the new version and how
+// many old ones the prune dropped.
+func (s *Store) replace(tx *dbx.Tx, req store.SaveRequest, p dbx.Params, current int64, updated time.Time) (int64, int64, error) {
 	if req.Limits.HistoryDepth > 0 {
-		if _, err := tx.NewQuery(copyToHistory).Bind(dbx.Params{"key": req.Key, "updated": ms(updated)}).Execute(); err != nil {
-			return 0, err
+		if _, err := s.txExec(tx, copyToHistory, dbx.Params{"key": req.Key, "updated": ms(updated)}); err != nil {
+			return 0, 0, err
 		}
 	}
 	stmt := s.q.updateBackup
 	if req.IfMatch > 0 {
 		stmt = s.q.condUpdateBackup
 	}
-	res, err := tx.NewQuery(stmt).Bind(p).Execute()
+	res, err := s.txExec(tx, stmt, p)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return 0, &store.StaleError{Current: current}
+		return 0, 0, &store.StaleError{Current: current}
 	}
 	next := current + 1
-	_, err = tx.NewQuery(`DELETE FROM backup_history WHERE storage_key = {:key} AND version <= {:oldest}`).
-		Bind(dbx.Params{"key": req.Key, "oldest": next - 1 - int64(req.Limits.HistoryDepth)}).Execute()
-	return next, err
+	res, err = s.txExec(tx, `DELETE FROM backup_history WHERE storage_key = {:key} AND version <= {:oldest}`,
+		dbx.Params{"key": req.Key, "oldest": next - 1 - int64(req.Limits.HistoryDepth)})
+	if err != nil {
+		return 0, 0, err
+	}
+	pruned, err := res.RowsAffected()
+	return next, pruned, err
 }
 
 func (s *Store) checkBackupCount(tx *dbx.Tx, req store.SaveRequest) error {
@@ -118,7 +131,7 @@ func (s *Store) checkBackupCount(tx *dbx.Tx, req store.SaveRequest) error {
 	}
 	if n >= req.Limits.MaxBackupsPerUser {
 		// Waiting does not help; a day tells a client not to retry soon.
-		return &store.LimitError{Reason: "backups per user", RetryAfter: 24 * time.Hour}
+		return &store.LimitError{Reason: store.ReasonBackupsPerUser, RetryAfter: 24 * time.Hour}
 	}
 	return nil
 }
@@ -143,12 +156,22 @@ func (s *Store) checkSaveRate(tx *dbx.Tx, req store.SaveRequest) error {
 	return s.recordHit(tx, bucket, req.Now)
 }
 
-func (s *Store) checkQuota(tx *dbx.Tx, req store.SaveRequest) error {
+// checkQuota refuses a save that takes stored bytes over the quota, history
+// included. A save to an existing backup is judged by that backup's own bytes,
+// a new backup by the user's total: anyone who knows a username can create
+// backups under it, and such junk must not be able to stop the owner's
+// existing backup from saving. A user thus holds at most MaxBackupsPerUser
+// times the quota.
+func (s *Store) checkQuota(tx *dbx.Tx, req store.SaveRequest, existed bool) error {
 	if req.Limits.QuotaBytes <= 0 {
 		return nil
 	}
+	stmt, p := userBytes, dbx.Params{"user": req.User}
+	if existed {
+		stmt, p = backupBytes, dbx.Params{"key": req.Key}
+	}
 	var used int64
-	if err := tx.NewQuery(userBytes).Bind(dbx.Params{"user": req.User}).Row(&used); err != nil {
+	if err := s.txRow(tx, stmt, p, &used); err != nil {
 		return err
 	}
 	if used > req.Limits.QuotaBytes {

@@ -41,6 +41,8 @@ type Store struct {
 	timeout time.Duration
 	closer  func() error
 	q       queries
+	// The request paths' statements, prepared (see prepared.go).
+	readStmts, writeStmts *stmtCache
 }
 
 var _ store.Store = (*Store)(nil)
@@ -48,11 +50,14 @@ var _ store.Store = (*Store)(nil)
 // New builds a Store. timeout bounds every call (0: none); closer is called by
 // Close (nil: nothing to close).
 func New(read dbx.Builder, write *dbx.DB, d Dialect, timeout time.Duration, closer func() error) *Store {
-	return &Store{read: read, write: write, d: d, timeout: timeout, closer: closer, q: buildQueries(d)}
+	return &Store{read: read, write: write, d: d, timeout: timeout, closer: closer, q: buildQueries(d),
+		readStmts: newStmtCache(read), writeStmts: newStmtCache(write)}
 }
 
 // Close releases the database when the Store owns it.
 func (s *Store) Close() error {
+	s.readStmts.close()
+	s.writeStmts.close()
 	if s.closer == nil {
 		return nil
 	}
@@ -70,7 +75,10 @@ func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
 func (s *Store) tx(ctx context.Context, f func(tx *dbx.Tx) error) error {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	err := s.write.TransactionalContext(ctx, nil, f)
+	// The statements inside take their context from the DB they are built
+	// on, not from the transaction: without WithContext they would run
+	// unbounded, and the transaction's own deadline would wait for them.
+	err := s.write.WithContext(ctx).TransactionalContext(ctx, nil, f)
 	// dbx reports a failed rollback beside its cause in a type errors.Is
 	// cannot see into.
 	if errs, ok := err.(dbx.Errors); ok {

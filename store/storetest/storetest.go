@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore Factory) {
 		"SaveAndGet":          testSaveAndGet,
 		"SaveUnknownUser":     testSaveUnknownUser,
 		"KeyOwnedByOther":     testKeyOwned,
+		"NewKeyRace":          testNewKeyRace,
 		"History":             testHistory,
 		"NoHistory":           testNoHistory,
 		"IfMatch":             testIfMatch,
@@ -194,6 +195,36 @@ func testKeyOwned(t *testing.T, s store.Store) {
 	expectData(t, s, owner, k, "mine")
 }
 
+// Two users racing to create one storage key: one wins, the other is told
+// the key is owned, never a fault.
+func testNewKeyRace(t *testing.T, s store.Store) {
+	for round := range 4 {
+		k := ID(fmt.Sprint("contested-", round))
+		users := []string{ID(fmt.Sprint("a", round)), ID(fmt.Sprint("b", round)), ID(fmt.Sprint("c", round))}
+		for _, u := range users {
+			mustRegister(t, s, u)
+		}
+		errs := make([]error, len(users))
+		var wg sync.WaitGroup
+		for i, u := range users {
+			wg.Go(func() { _, errs[i] = save(s, u, k, "x", t0, noLimits) })
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrKeyOwned):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d saves won, want 1 (%v)", round, won, errs)
+		}
+	}
+}
+
 func testHistory(t *testing.T, s store.Store) {
 	u, k := ID("u"), ID("k")
 	mustRegister(t, s, u)
@@ -358,6 +389,16 @@ func testQuota(t *testing.T, s store.Store) {
 	expectErr(t, err, store.ErrQuota)
 	expectData(t, s, u, ID("k1"), strings.Repeat("a", 60))
 	mustSave(t, s, u, ID("k1"), strings.Repeat("d", 40), t0, l)
+
+	// An existing backup is judged by its own bytes, so backups that someone
+	// else created under the same user cannot stop it from saving.
+	v := ID("victim")
+	mustRegister(t, s, v)
+	mustSave(t, s, v, ID("own"), strings.Repeat("o", 30), t0, l)
+	mustSave(t, s, v, ID("junk"), strings.Repeat("j", 70), t0, l) // the user's total is now 100
+	_, err = save(s, v, ID("junk2"), "x", t0, l)                  // a new backup: the total counts
+	expectErr(t, err, store.ErrQuota)
+	mustSave(t, s, v, ID("own"), strings.Repeat("p", 30), t0, l) // 60 of its own
 }
 
 func testDelete(t *testing.T, s store.Store) {

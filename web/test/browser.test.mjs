@@ -1,266 +1,53 @@
 // End-to-end checks of the reference page against the real server binary, in
-// Debian's Chromium driven by playwright-core. Everything listens on 127.0.0.1.
-//
-// DAILYREPS_BACKUP_BIN may name a prebuilt server binary (run-tests.sh builds
-// one); otherwise the binary is built from the repository into a temp dir.
-// CHROMIUM_PATH overrides /usr/bin/chromium.
+// Debian's Chromium driven by playwright-core. The shared machinery is in
+// harness.mjs.
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
-import { createServer } from 'node:http';
-import { randomBytes, createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, createWriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repoRoot = resolve(here, '..', '..');
-const webDir = resolve(here, '..');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-// Limits high enough that the functional tests never trip them; the
-// rate-limit test starts its own server with the defaults.
-const RELAXED_LIMITS = {
-  DAILYREPS_IP_BURST: '100000',
-  DAILYREPS_IP_REFILL: '1s',
-  DAILYREPS_REGISTER_PER_HOUR: '100000',
-  DAILYREPS_NEW_USERS_PER_IP_PER_DAY: '100000',
-  DAILYREPS_SAVES_PER_HOUR: '100000',
-  DAILYREPS_SAVES_PER_DAY: '100000',
-  DAILYREPS_FAILED_LOOKUP_BURST: '100000',
-  DAILYREPS_FAILED_LOOKUP_REFILL: '1s',
-};
-
-const scratch = mkdtempSync(join(tmpdir(), 'dailyreps-web-'));
-const cleanups = [];
-
-const sha256Hex = (s) => createHash('sha256').update(s, 'utf8').digest('hex');
-const uniqueName = (prefix) => `${prefix}-${randomBytes(4).toString('hex')}`;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// ---------------------------------------------------------------------------
-// Processes
-
-async function freePort() {
-  const srv = createServer();
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address();
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-async function serverBinary() {
-  const prebuilt = process.env.DAILYREPS_BACKUP_BIN;
-  if (prebuilt) {
-    assert.ok(existsSync(prebuilt), `DAILYREPS_BACKUP_BIN=${prebuilt} does not exist`);
-    return prebuilt;
-  }
-  const out = join(scratch, 'dailyreps-backup');
-  await promisify(execFile)('go', ['build', '-o', out, '.'], {
-    cwd: repoRoot,
-    env: { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN || 'go1.27.3' },
-    maxBuffer: 16 << 20,
-  });
-  return out;
-}
-
-/** Starts `serve` on a free port with a fresh data dir; resolves once /health says 200. */
-async function startBackupServer(bin, name, env = {}) {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(scratch, `data-${name}-`));
-  const logPath = join(scratch, `server-${name}.log`);
-  const log = createWriteStream(logPath);
-  const proc = spawn(bin, ['serve', '--http', `127.0.0.1:${port}`, '--dir', dataDir], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: dataDir,
-      DAILYREPS_PEPPER: randomBytes(32).toString('hex'),
-      // The scratch disk may be small; /health must not report it as full.
-      DAILYREPS_MIN_FREE_DISK_BYTES: '0',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  proc.stdout.pipe(log);
-  proc.stderr.pipe(log);
-  let exited = null;
-  proc.on('exit', (code, signal) => {
-    exited = { code, signal };
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const server = {
-    url,
-    logPath,
-    async stop() {
-      if (exited) return;
-      const done = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      await done;
-      clearTimeout(timer);
-    },
-  };
-  cleanups.push(() => server.stop());
-
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(`server ${name} exited (${JSON.stringify(exited)}) before answering /health:\n${readFileSync(logPath, 'utf8').slice(-4000)}`);
-    }
-    try {
-      const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
-      if (res.status === 200) return server;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`server ${name} did not answer /health with 200 within 60 s:\n${readFileSync(logPath, 'utf8').slice(-4000)}`);
-    }
-    await sleep(200);
-  }
-}
-
-/**
- * A bare page on its own origin, to make cross-origin requests from. It also
- * serves the client module, as an app that vendors the file would.
- */
-async function startOriginServer(port) {
-  const moduleSource = readFileSync(join(repoRoot, 'pb_public', 'dailyreps-backup.js'));
-  const srv = createServer((req, res) => {
-    if (req.url === '/dailyreps-backup.js') {
-      res.writeHead(200, { 'Content-Type': 'text/javascript; charset=utf-8', 'Cache-Control': 'no-store' });
-      res.end(moduleSource);
-      return;
-    }
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-store' });
-    res.end('<!doctype html><html><head><title>other origin</title></head><body><p>other origin</p></body></html>');
-  });
-  await new Promise((r) => srv.listen(port, '127.0.0.1', r));
-  cleanups.push(() => new Promise((r) => srv.close(r)));
-  return `http://127.0.0.1:${port}`;
-}
-
-async function api(server, method, path, body, headers = {}) {
-  const res = await fetch(server.url + path, {
-    method,
-    headers: body === undefined ? headers : { 'Content-Type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, json, text };
-}
-
-// ---------------------------------------------------------------------------
-// Page helpers
-
-let context;
-
-async function openPage(server, { initScript } = {}) {
-  const page = await context.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
-  page.on('console', (msg) => {
-    // Failed API calls log "Failed to load resource" by design; anything else
-    // at error level (CSP violations, module errors) is a defect of the page.
-    if (msg.type() === 'error' && !/Failed to load resource/.test(msg.text())) problems.push(msg.text());
-  });
-  page.problems = problems;
-  if (initScript) await page.addInitScript(initScript);
-  await page.goto(`${server.url}/`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 15_000 });
-  return page;
-}
-
-async function fillCredentials(page, username, password) {
-  await page.getByTestId('username').fill(username);
-  await page.getByTestId('password').fill(password);
-}
-
-/** Clicks a control and waits until the action it starts has finished. */
-async function act(page, testId) {
-  await page.getByTestId(testId).click();
-  await page.waitForSelector('body[aria-busy="false"]', { timeout: 60_000 });
-  return outcome(page);
-}
-
-async function outcome(page) {
-  return page.evaluate(() => {
-    const status = document.querySelector('[data-testid="status"]');
-    const error = document.querySelector('[data-testid="error"]');
-    return {
-      status: status.hidden ? null : status.textContent,
-      error: error.hidden ? null : error.textContent,
-      code: error.hidden ? null : error.dataset.code,
-    };
-  });
-}
-
-function assertOk(result, pattern) {
-  assert.equal(result.error, null, `unexpected error: ${result.error}`);
-  assert.match(result.status ?? '', pattern);
-}
-
-function assertError(result, code, pattern) {
-  assert.equal(result.code, code, `expected ${code}, got ${JSON.stringify(result)}`);
-  assert.match(result.error, pattern);
-}
-
-// ---------------------------------------------------------------------------
+import {
+  RELAXED_LIMITS,
+  act,
+  api,
+  assertError,
+  assertOk,
+  cleanUp,
+  downloadText,
+  fillCredentials,
+  freePort,
+  launchBrowser,
+  openPage as openPageIn,
+  repoRoot,
+  scratch,
+  serverBinary,
+  sha256Hex,
+  sleep,
+  startBackupServer,
+  startOriginServer,
+  uniqueName,
+} from './harness.mjs';
 
 let bin;
 let main;
 let allowedOrigin;
 let deniedOrigin;
+let context;
+
+const openPage = (server, options) => openPageIn(context, server, options);
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (run-tests.sh does this)`);
   bin = await serverBinary();
   const [allowedPort, deniedPort] = [await freePort(), await freePort()];
   allowedOrigin = await startOriginServer(allowedPort);
   deniedOrigin = await startOriginServer(deniedPort);
   main = await startBackupServer(bin, 'main', { ...RELAXED_LIMITS, DAILYREPS_ALLOWED_ORIGINS: allowedOrigin });
-
-  context = await chromium.launchPersistentContext(mkdtempSync(join(scratch, 'profile-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1100, height: 900 },
-    acceptDownloads: true,
-  });
-  cleanups.push(() => context.close());
+  context = await launchBrowser();
 }, { timeout: 15 * 60_000 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch {
-      // keep cleaning up the rest
-    }
-  }
-  if (!process.env.KEEP_TEST_FILES) rmSync(scratch, { recursive: true, force: true });
-});
+after(cleanUp);
 
 describe('reference page against the server', () => {
   test('the page loads under its CSP and explains where encryption happens', async () => {
@@ -307,12 +94,7 @@ describe('reference page against the server', () => {
     await fillCredentials(page2, username, password);
     assertOk(await act(page2, 'restore'), /Restored the latest backup \(version 2\)/);
     assert.deepEqual(JSON.parse(await page2.getByTestId('restored').inputValue()), doc2);
-    // From the top, so the sticky status banner sits in its place in the flow.
-    await page2.evaluate(() => window.scrollTo(0, 0));
-    await page2.screenshot({ path: join(webDir, 'screenshot.png'), fullPage: true });
-
-    const [download] = await Promise.all([page2.waitForEvent('download'), page2.getByTestId('download').click()]);
-    assert.equal(readFileSync(await download.path(), 'utf8'), JSON.stringify(doc2), 'the download is the exact saved text');
+    assert.equal(await downloadText(page2), JSON.stringify(doc2), 'the download is the exact saved text');
 
     const versions = await act(page2, 'versions-load');
     assertOk(versions, /2 versions stored/);
@@ -578,15 +360,87 @@ describe('server with request signing', () => {
   });
 });
 
-describe('server with default rate limits', () => {
-  let limited;
+// The README promises that `go run . serve` works with nothing configured:
+// no pepper (it generates one), no allowed origins, no signing secret and the
+// default rate limits. This server gets no DAILYREPS_* variable at all.
+describe('a server started with nothing configured', () => {
+  let bare;
 
   before(async () => {
-    limited = await startBackupServer(bin, 'limited', {});
+    bare = await startBackupServer(bin, 'bare', {}, { bare: true });
   }, { timeout: 120_000 });
 
+  test('it generated its own pepper, readable by its owner only', () => {
+    const { mode } = statSync(join(bare.dataDir, 'dailyreps.pepper'));
+    assert.equal(mode & 0o777, 0o600);
+  });
+
+  test('the page works end to end (and is photographed for the docs)', async () => {
+    const page = await openPage(bare);
+    assert.equal(await page.getByTestId('signing-secret').isVisible(), false, 'no secret field without a secret');
+    assert.equal(await page.getByTestId('register').isVisible(), true, 'registration is open');
+    assert.match(await page.getByTestId('server-info').textContent(), /Keeps your last 10 versions/);
+
+    // The default limits allow a burst of 5 API calls, then one per 2 s: a
+    // person clicking through meets them, waits as told, and carries on.
+    const patiently = async (testId) => {
+      for (let attempt = 0; ; attempt++) {
+        const result = await act(page, testId);
+        if (result.code !== 'rate_limited' || attempt === 10) return result;
+        const seconds = Number(/wait (\d+) seconds?/.exec(result.error)?.[1] ?? 2);
+        await sleep(seconds * 1000);
+      }
+    };
+
+    const exported = {
+      app: 'dailyreps',
+      streak: 14,
+      workouts: [
+        { day: '2025-06-01', exercise: 'push-ups', reps: [20, 18, 15] },
+        { day: '2025-06-01', exercise: 'squats', reps: [25, 25, 20] },
+        { day: '2025-06-02', exercise: 'pull-ups', reps: [8, 7, 6] },
+      ],
+    };
+    await fillCredentials(page, 'alex', 'correct horse battery staple');
+    assertOk(await patiently('register'), /Registered/);
+    await page.getByTestId('document').fill(JSON.stringify({ ...exported, streak: 13, workouts: exported.workouts.slice(0, 2) }));
+    assertOk(await patiently('save'), /Backed up as version 1\b/);
+    // As the app exports it: indented.
+    const exportedText = JSON.stringify(exported, null, 2);
+    await page.getByTestId('document').fill(exportedText);
+    assertOk(await patiently('save'), /Backed up as version 2\b/);
+    assertOk(await patiently('restore'), /Restored the latest backup \(version 2\)/);
+    assertOk(await patiently('versions-load'), /2 versions stored/);
+
+    let types = [];
+    for (const deadline = Date.now() + 15_000; ; await sleep(500)) {
+      assertOk(await patiently('activity-load'), /activity record/);
+      types = await page.locator('[data-testid="activity-list"] tr').evaluateAll((rows) => rows.map((r) => r.dataset.type));
+      if ((types.includes('saved') && types.includes('restored')) || Date.now() > deadline) break;
+    }
+    assert.ok(types.includes('saved') && types.includes('restored'), `activity lists ${types}`);
+
+    // End on a restore, with the versions and the activity still listed.
+    assertOk(await patiently('restore'), /Restored the latest backup \(version 2\)/);
+    assert.deepEqual(JSON.parse(await page.getByTestId('restored').inputValue()), exported);
+    assert.equal(await downloadText(page), exportedText);
+    assert.equal(await page.getByTestId('versions-table').isVisible(), true);
+    assert.equal(await page.getByTestId('activity-table').isVisible(), true);
+    assert.deepEqual(page.problems, []);
+
+    // UPDATE_SCREENSHOT=1 web/run-tests.sh refreshes the one in the docs.
+    const shot = process.env.UPDATE_SCREENSHOT ? join(repoRoot, 'docs', 'screenshot.png') : join(scratch, 'screenshot.png');
+    // From the top, so the sticky status banner sits in its place in the flow.
+    await page.evaluate(() => {
+      window.scrollTo(0, 0);
+      document.querySelector('[data-testid="document"]').scrollTop = 0;
+    });
+    await page.screenshot({ path: shot, fullPage: true });
+    await page.close();
+  });
+
   test('the page tells how long to wait when rate limited', async () => {
-    const page = await openPage(limited);
+    const page = await openPage(bare);
     await fillCredentials(page, uniqueName('hammer'), 'pw');
     let result;
     for (let i = 0; i < 30; i++) {

@@ -25,11 +25,14 @@ import {
   toBase64,
   toHex,
 } from '../../pb_public/dailyreps-backup.js';
+import { TABLE_PATH, buildTable, formatTable } from '../tools/js-lowercase-table.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, '..', '..');
 const vectorFiles = [
   { name: 'testdata/vectors.json', path: join(repoRoot, 'testdata', 'vectors.json'), required: true },
+  // Usernames whose lower case needs JavaScript's full rules (dotted capital I, final sigma).
+  { name: 'testdata/vectors-extra.json', path: join(repoRoot, 'testdata', 'vectors-extra.json'), required: true },
   { name: '../shared/protocol/vectors.json', path: resolve(repoRoot, '..', 'shared', 'protocol', 'vectors.json'), required: false },
 ];
 
@@ -151,6 +154,29 @@ for (const file of vectorFiles) {
     }
   });
 }
+
+// ---------------------------------------------------------------------------
+
+describe('username lower case', () => {
+  // The Go client checks itself against this table; here the table is
+  // checked against the engine, so it cannot be edited into agreement.
+  const committed = JSON.parse(readFileSync(TABLE_PATH, 'utf8'));
+  const skip = committed.unicode === process.versions.unicode
+    ? false
+    : `the table is from Unicode ${committed.unicode}, this Node has ${process.versions.unicode}`;
+
+  test('client/testdata/js-lowercase.json is what this engine does', { skip }, () => {
+    const fresh = buildTable();
+    assert.deepEqual(committed, fresh, 'regenerate it: node web/tools/js-lowercase-table.mjs');
+    assert.equal(readFileSync(TABLE_PATH, 'utf8'), formatTable(fresh), 'regenerate it: node web/tools/js-lowercase-table.mjs');
+  });
+
+  test('the module derives userId from the same lower case', async () => {
+    for (const { username, userId } of committed.usernames) {
+      assert.equal(await deriveUserId(username), userId, JSON.stringify(username));
+    }
+  });
+});
 
 // ---------------------------------------------------------------------------
 

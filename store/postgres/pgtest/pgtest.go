@@ -1,6 +1,7 @@
 // Package pgtest gives tests a private PostgreSQL schema to open a store on,
 // so that tests, and packages tested in parallel, share one database without
-// seeing each other's rows. Only tests import it.
+// seeing each other's rows, and a proxy (Proxy) to take that database away
+// and bring it back. Only tests import it.
 package pgtest
 
 import (
@@ -67,28 +68,41 @@ func SkipIfUnset(t testing.TB) {
 }
 
 // WithParams returns dsn, a postgres:// URL or a keyword/value string, with
-// the given settings (host and port included) added or replaced. Values must
-// not need quoting in a keyword/value string.
+// the given settings (host and port included) added or replaced.
 func WithParams(dsn string, params map[string]string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
 			return "", err
 		}
-		q := u.Query()
+		// libpq, and pgx after it, read '+' in a URI as itself, where Go's
+		// query functions read a space: '+' is escaped on the way in, and
+		// spaces become %20 on the way out.
+		q, err := url.ParseQuery(strings.ReplaceAll(u.RawQuery, "+", "%2B"))
+		if err != nil {
+			return "", err
+		}
 		for k, v := range params {
 			q.Set(k, v)
 		}
-		u.RawQuery = q.Encode()
+		u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20")
 		return u.String(), nil
 	}
 	// In a keyword/value string the last setting of a keyword wins.
 	var b strings.Builder
 	b.WriteString(dsn)
 	for k, v := range params {
-		b.WriteString(" " + k + "=" + v)
+		b.WriteString(" " + k + "=" + quoteValue(v))
 	}
 	return b.String(), nil
+}
+
+// quoteValue quotes v for a keyword/value string where it must be.
+func quoteValue(v string) string {
+	if v != "" && !strings.ContainsAny(v, ` '\`) {
+		return v
+	}
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 // exec runs stmt on a short-lived connection of its own, apart from the

@@ -8,7 +8,8 @@ import (
 )
 
 func TestWithParams(t *testing.T) {
-	params := map[string]string{"search_path": "s", "application_name": "a", "port": "6543"}
+	params := map[string]string{"search_path": "s", "application_name": "a", "port": "6543",
+		"options": `-c statement_timeout=1000 -c x=a+b\'`}
 	for _, dsn := range []string{
 		"postgres://u:p%40ss@h:5432/db?sslmode=disable&application_name=old",
 		"postgresql://u@h/db",
@@ -23,9 +24,18 @@ func TestWithParams(t *testing.T) {
 			t.Fatalf("%s: %v", got, err)
 		}
 		if cfg.RuntimeParams["search_path"] != "s" || cfg.RuntimeParams["application_name"] != "a" ||
+			cfg.RuntimeParams["options"] != params["options"] ||
 			cfg.Host != "h" || cfg.Port != 6543 || cfg.User != "u" || cfg.Database != "db" {
 			t.Errorf("%s became %s", dsn, got)
 		}
+	}
+	// libpq reads '+' in a URI as itself, and so must a rewrite.
+	kept, err := WithParams("postgres://u@h/db?application_name=a+b", map[string]string{"port": "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := pgx.ParseConfig(kept); err != nil || cfg.RuntimeParams["application_name"] != "a+b" {
+		t.Errorf("a '+' in the DSN did not survive: %s", kept)
 	}
 	if _, err := WithParams("postgres://u@h:port/db", params); err == nil {
 		t.Error("an invalid URL was accepted")

@@ -1,0 +1,267 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dailyreps/backup/client"
+)
+
+const sweepSecret = "leak-sweep-signing-secret-0123456789"
+
+// After a representative run (registrations, saves, restores, failed
+// guesses, bad input, signed and mis-signed requests, versions, activity,
+// usage, deletes, refusals of every kind) no raw userId, storageKey or
+// plaintext, in any letter case, is in the data directory (every file, WALs
+// included), PocketBase's log database, the server's output, or the
+// PostgreSQL tables.
+func TestLeakSweep(t *testing.T) {
+	backends(t, func(t *testing.T, b backend) {
+		dir := t.TempDir()
+		env := append(noLimits("DAILYREPS_HMAC_SECRET="+sweepSecret, "DAILYREPS_LOG_LEVEL=debug",
+			"DAILYREPS_FAILED_LOOKUP_BURST=3", "DAILYREPS_MAX_BACKUP_BYTES=65536"), b.env()...)
+		p := start(t, dir, env...)
+		secrets, storedData := representativeRun(t, p)
+
+		var pgRows []byte
+		if b.dsn != "" {
+			pgRows = dumpPostgres(t, b.db(t, dir))
+		}
+		if code := p.terminate(30 * time.Second); code != 0 { // flushes PocketBase's batched logs
+			t.Fatalf("exit %d: %s", code, p.output())
+		}
+
+		haystacks := map[string][]byte{"the server's output": []byte(p.output())}
+		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			haystacks[strings.TrimPrefix(path, dir)] = b
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.dsn != "" {
+			haystacks["the PostgreSQL tables"] = pgRows
+		}
+		for name, hay := range haystacks {
+			lower := bytes.ToLower(hay)
+			for _, s := range secrets {
+				if i := bytes.Index(lower, []byte(strings.ToLower(s.value))); i >= 0 {
+					t.Errorf("%s holds %s: %q", name, s.name, hay[max(0, i-300):min(len(hay), i+100)])
+				}
+			}
+		}
+
+		// The sweep could have found something: the logs recorded the
+		// requests and the stored blobs are where it looked.
+		aux := append(haystacks["/auxiliary.db"], haystacks["/auxiliary.db-wal"]...)
+		if !bytes.Contains(aux, []byte("/api/backup")) || !bytes.Contains(aux, []byte("404")) {
+			t.Fatal("the request log holds no API request: nothing was checked")
+		}
+		stored := pgRows
+		for _, name := range []string{"/data.db", "/data.db-wal"} {
+			stored = append(stored, haystacks[name]...)
+		}
+		if !bytes.Contains(stored, []byte(storedData[len(storedData)/2:][:40])) {
+			t.Fatal("the stored backup was not found where the sweep looked")
+		}
+		t.Logf("%s: %d files and streams swept for %d secrets", b.name, len(haystacks), len(secrets))
+	})
+}
+
+type secret struct{ name, value string }
+
+// representativeRun drives the server as clients, careless clients and
+// attackers would, and returns what must never be found, and a blob that
+// must be stored.
+func representativeRun(t *testing.T, p *process) ([]secret, string) {
+	ctx := context.Background()
+	c := &client.Client{BaseURL: p.URL, Secret: []byte(sweepSecret)}
+	kept, err := client.Derive("Leak-Sweep-Kept", "correct horse battery staple")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone, err := client.Derive("leak-sweep-deleted", "Tr0ub4dor&3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := []byte(`{"exercises":[{"name":"sweep-canary-pistol-squats","reps":[5,5,5]}]}`)
+	secrets := []secret{
+		{"the plaintext", "sweep-canary-pistol-squats"},
+		{"a username", "leak-sweep-kept"}, {"a username", "leak-sweep-deleted"},
+		{"a password", "correct horse battery staple"}, {"a password", "Tr0ub4dor&3"},
+		{"the signing secret", sweepSecret},
+	}
+	for _, id := range []client.Identity{kept, gone} {
+		secrets = append(secrets, secret{"a userId", id.Credentials.UserID}, secret{"a storageKey", id.Credentials.StorageKey},
+			secret{"an encryption key", fmt.Sprintf("%x", id.EncryptionKey)})
+	}
+
+	// What clients do.
+	for _, id := range []client.Identity{kept, gone} {
+		acct := client.NewAccountWithIdentity(c, id)
+		must(t, acct.Register(ctx, ""))
+		for range 3 {
+			_, err := acct.SaveDocument(ctx, plain)
+			must(t, err)
+		}
+		got, err := acct.RestoreDocument(ctx)
+		if err != nil || !bytes.Equal(got, plain) {
+			t.Fatalf("restore: %v", err)
+		}
+		_, err = acct.RestoreVersion(ctx, 1)
+		must(t, err)
+		_, err = acct.Versions(ctx)
+		must(t, err)
+		_, err = acct.Activity(ctx)
+		must(t, err)
+		_, err = acct.Usage(ctx)
+		must(t, err)
+	}
+	backup, err := c.Get(ctx, kept.Credentials, client.GetOptions{})
+	must(t, err)
+
+	// Failed guesses, up to the lockout.
+	for i := range 5 {
+		wrong := client.Credentials{UserID: kept.Credentials.UserID, StorageKey: hexID(fmt.Sprint("guess", i))}
+		if _, err := c.Get(ctx, wrong, client.GetOptions{}); err == nil {
+			t.Fatal("a wrong storage key restored a backup")
+		}
+	}
+	// The registered user again, and a key of one user used by the other.
+	if err := client.NewAccountWithIdentity(c, kept).Register(ctx, ""); err == nil {
+		t.Fatal("registered twice")
+	}
+	if _, err := c.Save(ctx, client.Credentials{UserID: gone.Credentials.UserID, StorageKey: kept.Credentials.StorageKey},
+		backup.Data, client.SaveOptions{}); err == nil {
+		t.Fatal("saved under another user's key")
+	}
+	if _, err := c.Save(ctx, kept.Credentials, backup.Data, client.SaveOptions{IfMatch: 1}); err == nil {
+		t.Fatal("a stale If-Match saved")
+	}
+
+	// What careless clients and attackers send, ids included.
+	a := newAPI(p.URL)
+	u, k := kept.Credentials.UserID, kept.Credentials.StorageKey
+	U, K := strings.ToUpper(u), strings.ToUpper(k)
+	q := "userId=" + u + "&storageKey=" + k
+	signed := func(method, target string, body []byte, header ...string) {
+		ts := time.Now().Unix()
+		h := append([]string{"X-Timestamp", strconv.FormatInt(ts, 10),
+			"X-Signature", client.Sign([]byte(sweepSecret), ts, method, target, body)}, header...)
+		st, _, resp, err := a.call(method, target, body, h...)
+		if err != nil || st >= 500 {
+			t.Fatalf("%s %s: %d %v %s", method, target, st, err, resp)
+		}
+	}
+	unsigned := func(method, target string, body []byte, header ...string) {
+		st, _, resp, err := a.call(method, target, body, header...)
+		if err != nil || st >= 500 {
+			t.Fatalf("%s %s: %d %v %s", method, target, st, err, resp)
+		}
+	}
+	for _, target := range []string{
+		"/api/backup?" + q + "&version=99", "/api/backup?" + q + "&version=x", "/api/backup?" + q + "&userId=" + U,
+		"/api/backup?userid=" + U + "&storagekey=" + K, "/api/backup?user%49d=" + u + "&storage%4Bey=" + k,
+		"/api/backup/?" + q, "/api/backupx?" + q, "/api/nothing?USERID=" + U, "/api/backups?" + q,
+		"/api/backup?%zz&user%49d=" + u, "/api/backup?" + url.QueryEscape(q), "/?" + q, "/index.html?" + q,
+		"/api/collections/users/records?filter=id='" + u + "'",
+	} {
+		signed("GET", target, nil)
+		unsigned("GET", target, nil)
+	}
+	for _, body := range []string{
+		`{"userId":"` + u + `","storageKey":"` + k + `","data":"not base64!"}`,
+		`{"userId":"` + U + `","storageKey":"` + K + `","data":` + strconv.Quote(backup.Data) + `,"extra":1}`,
+		`{"userId":"` + u + `","userId":"` + u + `"}`,
+		`{"userId":"` + u + `","storageKey":"` + k + `","data":"` + strings.Repeat("A", 70000) + `"}`,
+		`{"userId":"` + u + `","storageKey":"` + k + `"` + strings.Repeat(" ", 200_000) + `}`,
+		`{"userId":"` + u + `"` + strings.Repeat("[", 20000),
+		`{"userId":"` + u + `\u0000","storageKey":"` + k + `"}`,
+	} {
+		signed("POST", "/api/backup", []byte(body))
+		signed("POST", "/api/backup", []byte(body), "Content-Type", "text/plain")
+		signed("DELETE", "/api/user", []byte(body))
+		signed("POST", "/api/register", []byte(body))
+		unsigned("POST", "/api/backup", []byte(body))
+		signed("PUT", "/api/backup", []byte(body))
+	}
+	mis := func(method, target string, body []byte, ts int64, secret string) {
+		st, _, _, err := a.call(method, target, body, "X-Timestamp", strconv.FormatInt(ts, 10),
+			"X-Signature", client.Sign([]byte(secret), ts, method, target, body))
+		if err != nil || st != http.StatusUnauthorized {
+			t.Fatalf("a mis-signed %s %s: %d %v", method, target, st, err)
+		}
+	}
+	now := time.Now().Unix()
+	mis("GET", "/api/backup?"+q, nil, now, "the wrong secret, long enough")
+	mis("GET", "/api/backup?"+q, nil, now-3600, sweepSecret)
+	mis("POST", "/api/backup", jsonBody("userId", u, "storageKey", k, "data", backup.Data), now+3600, sweepSecret)
+	replay := []string{"X-Timestamp", strconv.FormatInt(now, 10), "X-Signature", client.Sign([]byte(sweepSecret), now, "GET", "/api/usage?"+q, nil)}
+	for range 2 {
+		unsigned("GET", "/api/usage?"+q, nil, replay...)
+	}
+
+	// One account leaves.
+	must(t, client.NewAccountWithIdentity(c, gone).Delete(ctx))
+	if _, err := client.NewAccountWithIdentity(c, gone).RestoreDocument(ctx); !errors.Is(err, client.ErrNotFound) {
+		t.Fatalf("restore after delete: %v", err)
+	}
+	return secrets, backup.Data
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dumpPostgres returns every row of every table in the schema as JSON text.
+func dumpPostgres(t *testing.T, db *sql.DB) []byte {
+	t.Helper()
+	rows, err := db.Query(`SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		must(t, rows.Scan(&name))
+		tables = append(tables, name)
+	}
+	must(t, rows.Close())
+	var out []byte
+	for _, table := range tables {
+		r, err := db.Query(`SELECT row_to_json(t)::text FROM "` + table + `" t`)
+		if err != nil {
+			t.Fatalf("dump %s: %v", table, err)
+		}
+		for r.Next() {
+			var row string
+			must(t, r.Scan(&row))
+			out = append(out, row...)
+			out = append(out, '\n')
+		}
+		must(t, r.Close())
+	}
+	if len(tables) == 0 || len(out) == 0 {
+		t.Fatal("the PostgreSQL schema is empty: nothing was checked")
+	}
+	return out
+}

@@ -1,0 +1,243 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pocketbase/pocketbase/core"
+	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/router"
+)
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// onlyReader hides a reader's other methods (WriterTo, Len), as a network
+// body does.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func TestReadCapped(t *testing.T) {
+	const maxBytes = 300_000
+	for _, size := range []int{0, 1, blockSize - 1, blockSize, blockSize + 1, 3*blockSize + 7, maxBytes} {
+		data := bytes.Repeat([]byte{'d'}, size)
+		for _, declared := range []bool{true, false} {
+			length := int64(-1)
+			if declared {
+				length = int64(size)
+			}
+			body, hash, read, err := readCapped(onlyReader{bytes.NewReader(data)}, length, maxBytes)
+			if err != nil {
+				t.Fatalf("%d bytes (declared %v): %v", size, declared, err)
+			}
+			if !bytes.Equal(body, data) || hash != sha256Hex(data) || read != int64(size) {
+				t.Fatalf("%d bytes (declared %v): got %d bytes, hash ok %v, read %d", size, declared, len(body), hash == sha256Hex(data), read)
+			}
+			// The buffer holds the body and no more: no growth slack lives on
+			// with the request.
+			if cap(body) != len(body) {
+				t.Fatalf("%d bytes (declared %v): buffer of %d", size, declared, cap(body))
+			}
+		}
+	}
+}
+
+func TestReadCappedRefusesMore(t *testing.T) {
+	const maxBytes = 100_000
+	data := bytes.Repeat([]byte{'x'}, 5*maxBytes)
+	_, _, read, err := readCapped(onlyReader{bytes.NewReader(data)}, -1, maxBytes)
+	if !errors.Is(err, errTooLarge) || read != maxBytes+1 {
+		t.Fatalf("unknown length: %v after %d bytes, want errTooLarge after %d", err, read, maxBytes+1)
+	}
+	// A body longer than it declared is refused too.
+	_, _, _, err = readCapped(onlyReader{bytes.NewReader(data[:1000])}, 999, maxBytes)
+	if !errors.Is(err, errTooLarge) {
+		t.Fatalf("body past its declared length: %v", err)
+	}
+	// One shorter than declared is a broken request, not a large one.
+	_, _, _, err = readCapped(onlyReader{bytes.NewReader(data[:10])}, 20, maxBytes)
+	if err == nil || errors.Is(err, errTooLarge) {
+		t.Fatalf("short body: %v", err)
+	}
+}
+
+// A 5 MiB upload of declared length costs one allocation of its size, not
+// the doubling a growing buffer does on its last read.
+func TestReadCappedAllocatesOnce(t *testing.T) {
+	const size = 5 << 20
+	data := bytes.Repeat([]byte{'a'}, size)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	body, _, _, err := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > size+64<<10 {
+		t.Fatalf("reading %d bytes allocated %d", size, allocated)
+	}
+	runtime.KeepAlive(body)
+}
+
+// bodyRequest runs ReadBody (with limits) and a handler that records the
+// body it saw, on a request whose body is r.
+func bodyRequest(t *testing.T, limits BodyLimits, r *http.Request, handler func(*core.RequestEvent) error) (*httptest.ResponseRecorder, error) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e := &core.RequestEvent{}
+	e.Request, e.Response = r, rec
+	h := &hook.Hook[*core.RequestEvent]{}
+	h.Bind(ReadBody(limits))
+	if handler == nil {
+		handler = func(*core.RequestEvent) error { return nil }
+	}
+	return rec, h.Trigger(e, handler)
+}
+
+func jsonRequest(body io.Reader, length int64) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/api/backup", body)
+	r.ContentLength = length
+	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+func apiErrorStatus(err error) int {
+	var apiErr *router.ApiError
+	if errors.As(err, &apiErr) {
+		return apiErr.Status
+	}
+	return 0
+}
+
+func TestReadBodyHandsOverBodyAndHash(t *testing.T) {
+	body := []byte(`{"userId":"u"}`)
+	var seen []byte
+	var hash string
+	_, err := bodyRequest(t, BodyLimits{MaxBytes: 100}, jsonRequest(bytes.NewReader(body), int64(len(body))),
+		func(e *core.RequestEvent) error {
+			seen, hash = Body(e), e.Get(keyBodyHash).(string)
+			return nil
+		})
+	if err != nil || !bytes.Equal(seen, body) || hash != sha256Hex(body) {
+		t.Fatalf("err %v, body %q, hash %s", err, seen, hash)
+	}
+}
+
+func TestReadBodyContentType(t *testing.T) {
+	for _, c := range []struct{ contentType, encoding string }{
+		{"", ""}, {"text/plain", ""}, {"application/x-www-form-urlencoded", ""}, {"multipart/form-data; boundary=x", ""},
+		{"application/json", "gzip"}, {"application/jsonx", ""},
+	} {
+		r := jsonRequest(strings.NewReader("{}"), 2)
+		r.Header.Set("Content-Type", c.contentType)
+		if c.encoding != "" {
+			r.Header.Set("Content-Encoding", c.encoding)
+		}
+		if _, err := bodyRequest(t, BodyLimits{MaxBytes: 100}, r, nil); apiErrorStatus(err) != http.StatusUnsupportedMediaType {
+			t.Fatalf("%q %q: %v, want 415", c.contentType, c.encoding, err)
+		}
+	}
+	r := jsonRequest(strings.NewReader("{}"), 2)
+	r.Header.Set("Content-Type", "application/json; charset=utf-8")
+	if _, err := bodyRequest(t, BodyLimits{MaxBytes: 100}, r, nil); err != nil {
+		t.Fatalf("JSON with a charset: %v", err)
+	}
+}
+
+// Up to twice the cap, an oversized body is read to its end (so the client
+// gets the answer); beyond, the connection is closed and the body left
+// unread.
+func TestReadBodyTooLarge(t *testing.T) {
+	const maxBytes = 1000
+	for _, c := range []struct {
+		size     int
+		declared bool
+		close    bool
+	}{
+		{1001, true, false}, {2000, true, false}, {2001, true, true}, {50_000, true, true},
+		{1001, false, false}, {2000, false, false}, {2001, false, true}, {50_000, false, true},
+	} {
+		src := &countingReader{r: bytes.NewReader(bytes.Repeat([]byte{'x'}, c.size))}
+		length := int64(c.size)
+		if !c.declared {
+			length = -1
+		}
+		rec, err := bodyRequest(t, BodyLimits{MaxBytes: maxBytes}, jsonRequest(onlyReader{src}, length),
+			func(*core.RequestEvent) error { t.Fatal("an oversized body reached the handler"); return nil })
+		if apiErrorStatus(err) != http.StatusRequestEntityTooLarge {
+			t.Fatalf("%+v: %v, want 413", c, err)
+		}
+		closed := rec.Header().Get("Connection") == "close"
+		if closed != c.close {
+			t.Fatalf("%+v: Connection close %v", c, closed)
+		}
+		if !c.close && src.n != int64(c.size) {
+			t.Fatalf("%+v: read %d of %d before answering", c, src.n, c.size)
+		}
+		// Never more than twice the cap (plus the byte that tells).
+		if src.n > 2*maxBytes+1 {
+			t.Fatalf("%+v: read %d bytes", c, src.n)
+		}
+	}
+}
+
+// Large bodies are read a bounded number at a time, each holding its slot
+// until its handler is done; a refused one gives its slot back before it
+// drains.
+func TestReadBodyLargeSlots(t *testing.T) {
+	limits := BodyLimits{MaxBytes: 10_000, Large: make(chan struct{}, 1), LargeBytes: 100}
+	large := func() *http.Request { return jsonRequest(bytes.NewReader(bytes.Repeat([]byte{'x'}, 500)), 500) }
+
+	inHandler, release := make(chan struct{}), make(chan struct{})
+	firstDone := make(chan error)
+	go func() {
+		_, err := bodyRequest(t, limits, large(), func(*core.RequestEvent) error {
+			close(inHandler)
+			<-release
+			return nil
+		})
+		firstDone <- err
+	}()
+	<-inHandler
+
+	// A small body does not wait.
+	if _, err := bodyRequest(t, limits, jsonRequest(strings.NewReader("{}"), 2), nil); err != nil {
+		t.Fatal(err)
+	}
+	// A large one waits until its client gives up.
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := bodyRequest(t, limits, large().WithContext(ctx), func(*core.RequestEvent) error {
+		t.Fatal("a second large body was read while the slot was taken")
+		return nil
+	})
+	if apiErrorStatus(err) != http.StatusServiceUnavailable {
+		t.Fatalf("waiting large body: %v, want 503", err)
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if len(limits.Large) != 0 {
+		t.Fatal("the slot was not given back")
+	}
+
+	// A refused body of unknown length leaves the slot free.
+	_, err = bodyRequest(t, limits, jsonRequest(onlyReader{bytes.NewReader(make([]byte, 50_000))}, -1), nil)
+	if apiErrorStatus(err) != http.StatusRequestEntityTooLarge || len(limits.Large) != 0 {
+		t.Fatalf("refused body: %v, slots taken %d", err, len(limits.Large))
+	}
+}
