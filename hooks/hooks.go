@@ -19,6 +19,8 @@ import (
 // and its request logger -1040; both are unbound from the API group.
 const (
 	PriorityRedactQuery     = -1100
+	// Just inside PocketBase's request logger (-1040).
+	PriorityRedactLoggedURL = -1039
 	PriorityAccessLog       = -1090
 	PriorityErrorShape      = -1080
 	PrioritySecurityHeaders = -1075
@@ -33,6 +35,7 @@ const (
 // Ids.
 const (
 	IdRedactQuery     = "drRedactQuery"
+	IdRedactLoggedURL = "drRedactLoggedURL"
 	IdAccessLog       = "drAccessLog"
 	IdErrorShape      = "drErrorShape"
 	IdSecurityHeaders = "drSecurityHeaders"

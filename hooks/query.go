@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -29,6 +30,47 @@ func RedactQuery() *hook.Handler[*core.RequestEvent] {
 			return e.Next()
 		},
 	}
+}
+
+// RedactLoggedURL masks, in what PocketBase's request log is about to record
+// (the URL, raw and unescaped, and the Referer), every run of 32 or more hex
+// digits: a userId or storageKey, or most of one, sent where it does not
+// belong (in a path such as /api/backup/<userId>, under another parameter
+// name, in the page address a browser sends as Referer), which RedactQuery
+// cannot recognise by name. It runs just inside the logger, once the request
+// was served, so that routing and handlers see the real URL. The API's own
+// routes log no URL at all.
+func RedactLoggedURL() *hook.Handler[*core.RequestEvent] {
+	return &hook.Handler[*core.RequestEvent]{
+		Id:       IdRedactLoggedURL,
+		Priority: PriorityRedactLoggedURL,
+		Func: func(e *core.RequestEvent) error {
+			err := e.Next()
+			if uri := unescapeAll(e.Request.URL.RequestURI()); hexRuns.MatchString(uri) {
+				// RequestURI returns an opaque URL as it is.
+				e.Request.URL = &url.URL{Opaque: hexRuns.ReplaceAllString(uri, "[redacted]")}
+			}
+			if ref := unescapeAll(e.Request.Referer()); hexRuns.MatchString(ref) {
+				e.Request.Header.Set("Referer", hexRuns.ReplaceAllString(ref, "[redacted]"))
+			}
+			return err
+		},
+	}
+}
+
+// hexRuns matches what could be (most of) an id: they are 64 hex digits.
+var hexRuns = regexp.MustCompile(`[0-9A-Fa-f]{32,}`)
+
+// unescapeAll undoes percent-escaping, however often it was applied.
+func unescapeAll(s string) string {
+	for range 3 {
+		u := unescapeLenient(s)
+		if u == s {
+			break
+		}
+		s = u
+	}
+	return s
 }
 
 // sensitive reports whether the raw query names a secret, in any letter case

@@ -62,17 +62,28 @@ func New(keys [][]byte) (*Pepper, error) {
 // Load returns the pepper from keys when given (the environment), else from
 // the file at path, which it creates with a fresh random key on first start.
 func Load(keys [][]byte, path string) (*Pepper, error) {
+	p, _, err := LoadOrCreate(keys, path)
+	return p, err
+}
+
+// LoadOrCreate is Load, also reporting whether it created the file, so that
+// a caller who finds the new pepper does not fit its database can remove it
+// again rather than leave a wrong pepper behind.
+func LoadOrCreate(keys [][]byte, path string) (p *Pepper, created bool, err error) {
 	if len(keys) > 0 {
-		return New(keys)
+		p, err = New(keys)
+		return p, false, err
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return create(path)
+		p, err = create(path)
+		return p, err == nil, err
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pepper: read %s: %w", path, err)
+		return nil, false, fmt.Errorf("pepper: read %s: %w", path, err)
 	}
-	return Parse(string(b))
+	p, err = Parse(string(b))
+	return p, false, err
 }
 
 // Parse reads the file format: one hex key per line, oldest first.

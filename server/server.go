@@ -5,10 +5,13 @@ package server
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +34,15 @@ type Options struct {
 	Observe hooks.Observer   // an extra per-request observer (tests); /metrics has its own
 	// FreeDisk replaces the statfs behind /health's disk check (tests).
 	FreeDisk func(path string) (uint64, error)
+	// Console receives start-up warnings for the operator; nil: os.Stderr.
+	Console io.Writer
+}
+
+func (o Options) console() io.Writer {
+	if o.Console == nil {
+		return os.Stderr
+	}
+	return o.Console
 }
 
 // Register binds the application to app: storage opens and the routes mount
@@ -68,10 +80,14 @@ func Register(app core.App, cfg config.Config, opts Options) {
 			hardenTLS(se.Server.TLSConfig)
 			bindShutdown(se, cfg, closeAll, logger)
 			if len(cfg.HMACSecret) == 0 {
-				logger().Warn("DAILYREPS_HMAC_SECRET is not set: requests are not signed (see README, 'Signed requests')")
+				const msg = "DAILYREPS_HMAC_SECRET is not set: requests are not signed (see README, 'Signed requests')"
+				logger().Warn(msg)
+				// The log goes to the dashboard; the operator starting the
+				// server reads the console.
+				fmt.Fprintln(opts.console(), "Warning:", msg)
 			}
 
-			se.Router.Bind(hooks.RedactQuery(), hooks.HSTS(cfg.TrustedProxyHeader != ""))
+			se.Router.Bind(hooks.RedactQuery(), hooks.RedactLoggedURL(), hooks.HSTS(cfg.TrustedProxyHeader != ""))
 			// PocketBase's serve allows every origin on every route; the API's
 			// origin policy replaces it everywhere, PocketBase's routes and
 			// the 404s of unknown paths included.

@@ -3,15 +3,20 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/pocketbase/pocketbase/core"
+
 	"github.com/dailyreps/backup/client"
 	"github.com/dailyreps/backup/config"
 	"github.com/dailyreps/backup/pepper"
+	"github.com/dailyreps/backup/server"
 	"github.com/dailyreps/backup/servertest"
+	"github.com/dailyreps/backup/store/sqlite"
 )
 
 // After a save, a restore, a failed guess and a mistyped path, neither the
@@ -145,5 +150,27 @@ func TestGeneratedPepperFile(t *testing.T) {
 	second, _ := os.ReadFile(filepath.Join(s2.App.DataDir(), pepper.FileName))
 	if !bytes.Equal(first, second) {
 		t.Fatal("the pepper file changed across restarts")
+	}
+}
+
+// A start without the pepper, on a database that has one on record, is
+// refused and leaves no generated pepper file behind.
+func TestMissingPepperFileLeavesNoWrongOne(t *testing.T) {
+	s := servertest.New(t) // the pepper comes from the configuration
+	s.Stop()
+	dir := s.App.DataDir()
+	app := core.NewBaseApp(core.BaseAppConfig{DataDir: dir, DBConnect: sqlite.DBConnect})
+	if err := app.Bootstrap(); err != nil {
+		t.Fatal(err)
+	}
+	defer app.ResetBootstrapState()
+	cfg := s.Config
+	cfg.Pepper = nil
+	_, _, err := server.OpenStore(context.Background(), app, cfg)
+	if !errors.Is(err, pepper.ErrMismatch) {
+		t.Fatalf("open without the pepper: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, pepper.FileName)); !os.IsNotExist(err) {
+		t.Fatalf("a generated pepper file was left behind: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -19,20 +20,28 @@ import (
 // 404 to every user would look like data loss. The app must be bootstrapped
 // and its migrations applied.
 func OpenStore(ctx context.Context, app core.App, cfg config.Config) (store.Store, *pepper.Pepper, error) {
-	p, err := pepper.Load(cfg.Pepper, PepperPath(app, cfg))
+	path := PepperPath(app, cfg)
+	p, created, err := pepper.LoadOrCreate(cfg.Pepper, path)
 	if err != nil {
 		return nil, nil, err
 	}
 	st, err := openBackend(ctx, app, cfg)
-	if err != nil {
-		return nil, nil, err
+	if err == nil {
+		var ok bool
+		ok, err = st.CheckFingerprint(ctx, p.Fingerprint())
+		if err == nil && !ok {
+			err = pepper.ErrMismatch
+		}
+		if err != nil {
+			_ = st.Close()
+		}
 	}
-	ok, err := st.CheckFingerprint(ctx, p.Fingerprint())
-	if err == nil && !ok {
-		err = pepper.ErrMismatch
-	}
 	if err != nil {
-		_ = st.Close()
+		// A pepper generated just now for a database that already has one
+		// (a restore started without its pepper) must not stay behind.
+		if created {
+			_ = os.Remove(path)
+		}
 		return nil, nil, err
 	}
 	return st, p, nil

@@ -93,6 +93,7 @@ func Start(t testing.TB, options ...Option) (*Server, error) {
 		su.cfg.DatabaseURL = pgtest.DSN(t)
 	}
 	su.opts.Now = clock.Now
+	su.opts.Console = io.Discard
 	for _, o := range options {
 		o(su)
 	}
