@@ -3,7 +3,8 @@
 // binds each once and their order is explicit.
 //
 // The order, outermost first: query redaction (router-wide, before
-// PocketBase's logger and CORS), access log, error shape, security headers,
+// PocketBase's logger and CORS; the URL that logger records is masked just
+// inside it), access log, error shape, security headers,
 // client address, origin check and CORS, per-address bucket (no database work
 // before it), body read with its cap, signature.
 package hooks
@@ -19,8 +20,7 @@ import (
 // and its request logger -1040; both are unbound from the API group.
 const (
 	PriorityRedactQuery     = -1100
-	// Just inside PocketBase's request logger (-1040).
-	PriorityRedactLoggedURL = -1039
+	PriorityRedactLoggedURL = -1039 // just inside PocketBase's request logger (-1040)
 	PriorityAccessLog       = -1090
 	PriorityErrorShape      = -1080
 	PrioritySecurityHeaders = -1075
