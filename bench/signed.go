@@ -41,9 +41,9 @@ const (
 func expectedRate(op string, size int) float64 {
 	switch op {
 	case opSave:
-		return min(3000, 1.5e8/float64(size))
+		return min(1500, 6e7/float64(size))
 	case opRestore:
-		return min(6000, 4e8/float64(size))
+		return min(5000, 3e8/float64(size))
 	}
 	return 0
 }

@@ -27,60 +27,59 @@ const sweepSecret = "leak-sweep-signing-secret-0123456789"
 // included), PocketBase's log database, the server's output, or the
 // PostgreSQL tables.
 func TestLeakSweep(t *testing.T) {
-	backends(t, func(t *testing.T, b backend) {
-		dir := t.TempDir()
-		env := append(noLimits("DAILYREPS_HMAC_SECRET="+sweepSecret, "DAILYREPS_LOG_LEVEL=debug",
-			"DAILYREPS_FAILED_LOOKUP_BURST=3", "DAILYREPS_MAX_BACKUP_BYTES=65536"), b.env()...)
-		p := start(t, dir, env...)
-		secrets, storedData := representativeRun(t, p)
+	b := suiteBackend(t)
+	dir := t.TempDir()
+	env := append(noLimits("DAILYREPS_HMAC_SECRET="+sweepSecret, "DAILYREPS_LOG_LEVEL=debug",
+		"DAILYREPS_FAILED_LOOKUP_BURST=3", "DAILYREPS_MAX_BACKUP_BYTES=65536"), b.env()...)
+	p := start(t, dir, env...)
+	secrets, storedData := representativeRun(t, p)
 
-		var pgRows []byte
-		if b.dsn != "" {
-			pgRows = dumpPostgres(t, b.db(t, dir))
-		}
-		if code := p.terminate(30 * time.Second); code != 0 { // flushes PocketBase's batched logs
-			t.Fatalf("exit %d: %s", code, p.output())
-		}
+	var pgRows []byte
+	if b.dsn != "" {
+		pgRows = dumpPostgres(t, b.db(t, dir))
+	}
+	if code := p.terminate(30 * time.Second); code != 0 { // flushes PocketBase's batched logs
+		t.Fatalf("exit %d: %s", code, p.output())
+	}
 
-		haystacks := map[string][]byte{"the server's output": []byte(p.output())}
-		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			b, err := os.ReadFile(path)
-			haystacks[strings.TrimPrefix(path, dir)] = b
+	haystacks := map[string][]byte{"the server's output": []byte(p.output())}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
 			return err
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
-		if b.dsn != "" {
-			haystacks["the PostgreSQL tables"] = pgRows
-		}
-		for name, hay := range haystacks {
-			lower := asciiLower(hay)
-			for _, s := range secrets {
-				if bytes.Contains(lower, []byte(strings.ToLower(s.value))) {
-					t.Errorf("%s holds %s", name, s.name)
-				}
+		b, err := os.ReadFile(path)
+		haystacks[strings.TrimPrefix(path, dir)] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.dsn != "" {
+		haystacks["the PostgreSQL tables"] = pgRows
+	}
+	for name, hay := range haystacks {
+		lower := asciiLower(hay)
+		for _, s := range secrets {
+			if bytes.Contains(lower, []byte(strings.ToLower(s.value))) {
+				t.Errorf("%s holds %s", name, s.name)
 			}
 		}
+	}
 
-		// The sweep could have found something: the logs recorded the
-		// requests and the stored blobs are where it looked.
-		aux := append(haystacks["/auxiliary.db"], haystacks["/auxiliary.db-wal"]...)
-		if !bytes.Contains(aux, []byte("/api/backup")) || !bytes.Contains(aux, []byte("404")) {
-			t.Fatal("the request log holds no API request: nothing was checked")
-		}
-		stored := pgRows
-		for _, name := range []string{"/data.db", "/data.db-wal"} {
-			stored = append(stored, haystacks[name]...)
-		}
-		if !bytes.Contains(stored, []byte(storedData[len(storedData)/2:][:40])) {
-			t.Fatal("the stored backup was not found where the sweep looked")
-		}
-		t.Logf("%s: %d files and streams swept for %d secrets", b.name, len(haystacks), len(secrets))
-	})
+	// The sweep could have found something: the logs recorded the
+	// requests and the stored blobs are where it looked.
+	aux := append(haystacks["/auxiliary.db"], haystacks["/auxiliary.db-wal"]...)
+	if !bytes.Contains(aux, []byte("/api/backup")) || !bytes.Contains(aux, []byte("404")) {
+		t.Fatal("the request log holds no API request: nothing was checked")
+	}
+	stored := pgRows
+	for _, name := range []string{"/data.db", "/data.db-wal"} {
+		stored = append(stored, haystacks[name]...)
+	}
+	if !bytes.Contains(stored, []byte(storedData[len(storedData)/2:][:40])) {
+		t.Fatal("the stored backup was not found where the sweep looked")
+	}
+	t.Logf("%s: %d files and streams swept for %d secrets", b.name, len(haystacks), len(secrets))
 }
 
 type secret struct{ name, value string }

@@ -28,17 +28,17 @@ const (
 const cutOffBound = 30 * time.Second
 
 // Slow and stalled clients are cut off by the server's timeouts while other
-// clients are served normally: headers sent a byte at a time (Slowloris), a
-// body trickled, an upload that stops, and a client that never reads a large
-// response.
+// clients are served normally: headers trickled (Slowloris), a body trickled,
+// an upload that stops, a kept-alive connection left idle, and a client that
+// never reads a large response.
 func TestSlowClients(t *testing.T) {
-	p := start(t, "", noLimits(
+	p := start(t, "", append(suiteBackend(t).env(), noLimits(
 		"DAILYREPS_READ_HEADER_TIMEOUT="+slowHeaderTimeout.String(),
 		"DAILYREPS_READ_TIMEOUT="+slowReadTimeout.String(),
 		"DAILYREPS_WRITE_TIMEOUT="+slowWriteTimeout.String(),
 		"DAILYREPS_IDLE_TIMEOUT=2s",
 		"DAILYREPS_MAX_LARGE_UPLOADS=2",
-	)...)
+	)...)...)
 	addr := strings.TrimPrefix(p.URL, "http://")
 	user, key := hexID("slow-user"), hexID("slow-key")
 	a := newAPI(p.URL)
@@ -54,7 +54,7 @@ func TestSlowClients(t *testing.T) {
 
 	t.Run("slow headers", func(t *testing.T) {
 		underAttack(t, p.URL, user, func() {
-			attack(t, addr, 8, func(c net.Conn) {
+			attack(t, addr, 8, 0, func(c net.Conn, _ <-chan struct{}) {
 				io.WriteString(c, "GET /health HTTP/1.1\r\nHost: x\r\n")
 				for i := 0; ; i++ {
 					if _, err := fmt.Fprintf(c, "X-Slow-%d: 1\r\n", i); err != nil {
@@ -67,7 +67,7 @@ func TestSlowClients(t *testing.T) {
 	})
 	t.Run("slow body", func(t *testing.T) {
 		underAttack(t, p.URL, user, func() {
-			attack(t, addr, 4, func(c net.Conn) {
+			attack(t, addr, 4, 0, func(c net.Conn, _ <-chan struct{}) {
 				io.WriteString(c, head(len(saveBody)))
 				for i := 0; i < len(saveBody); i += 64 {
 					if _, err := io.WriteString(c, saveBody[i:min(i+64, len(saveBody))]); err != nil {
@@ -84,9 +84,9 @@ func TestSlowClients(t *testing.T) {
 		underAttack(t, p.URL, user, func() {
 			var wg sync.WaitGroup
 			wg.Go(func() {
-				attack(t, addr, 4, func(c net.Conn) {
+				attack(t, addr, 4, 0, func(c net.Conn, done <-chan struct{}) {
 					io.WriteString(c, head(len(saveBody))+saveBody[:256<<10])
-					select {} // and nothing more, ever
+					<-done // and nothing more
 				})
 			})
 			// A large upload that arrives during the stall waits for a
@@ -97,6 +97,13 @@ func TestSlowClients(t *testing.T) {
 				t.Errorf("a large save during the stall: %d %v", st, err)
 			}
 			wg.Wait()
+		})
+	})
+	t.Run("idle kept-alive connection", func(t *testing.T) {
+		underAttack(t, p.URL, user, func() {
+			attack(t, addr, 8, http.StatusOK, func(c net.Conn, _ <-chan struct{}) {
+				io.WriteString(c, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n") // answered, then silence
+			})
 		})
 	})
 	t.Run("reader that never reads", func(t *testing.T) {
@@ -111,9 +118,13 @@ func TestSlowClients(t *testing.T) {
 }
 
 // attack opens n connections that each run behave, and returns once the
-// server has closed every one of them.
-func attack(t *testing.T, addr string, n int, behave func(net.Conn)) {
+// server has closed every one of them (closing done for behave). The server
+// may answer first: with answer, or when answer is 0 with a refusal (a 400
+// for a body it could not read).
+func attack(t *testing.T, addr string, n, answer int, behave func(c net.Conn, done <-chan struct{})) {
 	t.Helper()
+	done := make(chan struct{})
+	defer close(done)
 	var wg sync.WaitGroup
 	for i := range n {
 		c, err := net.Dial("tcp", addr)
@@ -121,9 +132,9 @@ func attack(t *testing.T, addr string, n int, behave func(net.Conn)) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		go behave(c)
+		go behave(c, done)
 		wg.Go(func() {
-			if err := awaitServerClose(c); err != nil {
+			if err := awaitServerClose(c, answer); err != nil {
 				t.Errorf("connection %d: %v", i, err)
 			}
 		})
@@ -131,19 +142,21 @@ func attack(t *testing.T, addr string, n int, behave func(net.Conn)) {
 	wg.Wait()
 }
 
-// awaitServerClose reads c until the server closes it. The server may
-// answer first (a 400 for a body it could not read), in the error shape.
-func awaitServerClose(c net.Conn) error {
+// awaitServerClose reads c until the server closes it, checking the answer
+// it may send first (see attack).
+func awaitServerClose(c net.Conn, answer int) error {
 	_ = c.SetReadDeadline(time.Now().Add(cutOffBound))
 	r := bufio.NewReader(c)
 	resp, err := http.ReadResponse(r, nil)
 	if err == nil {
 		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		switch {
+		case answer != 0 && resp.StatusCode != answer, answer == 0 && (resp.StatusCode < 400 || resp.StatusCode >= 500):
 			return fmt.Errorf("answered %d", resp.StatusCode)
-		}
-		if err := errorShape(body); err != nil {
-			return err
+		case answer == 0:
+			if err := errorShape(body); err != nil {
+				return err
+			}
 		}
 		_, err = r.ReadByte()
 	}

@@ -241,3 +241,42 @@ func FuzzRedactQuery(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRedactLoggedURL checks that whatever a request carries in its path,
+// query or Referer, the URL and Referer left for PocketBase's request log
+// hold no run of 32 hex digits in any escaping, while the handlers saw the
+// request as it came.
+func FuzzRedactLoggedURL(f *testing.F) {
+	id := strings.Repeat("0123456789abcdef", 4)
+	f.Add("/api/backup/"+id, "")
+	f.Add("/api/user/"+strings.ToUpper(id)+"?x=1", "https://app.example/?k="+id)
+	f.Add("/x?filter=id='"+id+"'", "")
+	f.Add("/%30%31%32%33"+id[4:], "https://app.example/%2530"+id[1:])
+	f.Add("/api/backup?userId=1", "/")
+	f.Fuzz(func(t *testing.T, target, referer string) {
+		r := parseRequest(http.MethodGet, target, nil)
+		if r == nil {
+			t.Skip("not a request net/http would accept")
+		}
+		r.Header.Set("Referer", referer)
+		e := &core.RequestEvent{}
+		e.Request, e.Response = r, httptest.NewRecorder()
+		h := &hook.Hook[*core.RequestEvent]{}
+		h.Bind(RedactLoggedURL())
+		var seen string
+		if err := h.Trigger(e, func(e *core.RequestEvent) error {
+			seen = e.Request.URL.RequestURI()
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if seen != r.RequestURI {
+			t.Fatalf("the handler saw %q, the client sent %q", seen, r.RequestURI)
+		}
+		for what, logged := range map[string]string{"URL": e.Request.URL.RequestURI(), "Referer": e.Request.Referer()} {
+			if run := hexRuns.FindString(unescapeAll(logged)); run != "" {
+				t.Fatalf("the logged %s %q still holds %q", what, logged, run)
+			}
+		}
+	})
+}

@@ -20,7 +20,7 @@ func (h *handlers) backupGet(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	v, err := version(q.Get("version"))
+	v, err := version(q)
 	if err != nil {
 		return err
 	}

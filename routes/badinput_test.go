@@ -45,6 +45,8 @@ var (
 	nonce12     = base64.StdEncoding.EncodeToString(make([]byte, 12))
 )
 
+// js, obj and mem write JSON by hand, so that cases can hold what a
+// marshaller would never write.
 func js(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
@@ -67,6 +69,7 @@ func withKey(key string) string { return obj(mUser, mem("storageKey", js(key)), 
 
 func withUser(user string) string { return obj(mem("userId", js(user)), mKey, mData) }
 
+// env is obj, for an envelope inside data.
 func env(members ...string) string { return obj(members...) }
 
 func readPath(endpoint, extra string) string {
@@ -117,10 +120,9 @@ func chunked(parts ...string) string {
 
 func badInputCases(maxData int64) []badCase {
 	maxBody := int(maxData) + 64<<10
-	big := func(n int) string { return envelopeOfLen(n) }
-	dataCapMinus1, dataCap := big(int(maxData)-1), big(int(maxData))
+	dataCapMinus1, dataCap := envelopeOfLen(int(maxData)-1), envelopeOfLen(int(maxData))
 	// Bodies around the body cap carry data under the data cap.
-	inBody := big(int(maxData) - 1024)
+	inBody := envelopeOfLen(int(maxData) - 1024)
 	nonceOf := func(n int) string { return base64.StdEncoding.EncodeToString(make([]byte, n)) }
 	valid := saveWith(bData)
 	text, form, multipart, xml := "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"
@@ -265,6 +267,7 @@ func badInputCases(maxData int64) []badCase {
 		{name: "duplicated userId on usage", method: "GET", path: readPath("/api/usage", "&userId="+bUser), status: 400},
 		{name: "duplicated empty parameter", method: "GET", path: readPath("/api/backup", "&version=&version="), status: 400},
 		{name: "semicolon separator", method: "GET", path: "/api/backup?userId=" + bUser + ";storageKey=" + bKey, status: 400},
+		{name: "version empty", method: "GET", path: readPath("/api/backup", "&version="), status: 400},
 		{name: "version zero", method: "GET", path: readPath("/api/backup", "&version=0"), status: 400},
 		{name: "version with a plus", method: "GET", path: readPath("/api/backup", "&version=%2B1"), status: 400},
 		{name: "version fractional", method: "GET", path: readPath("/api/backup", "&version=1.0"), status: 400},
@@ -290,7 +293,7 @@ func badInputCases(maxData int64) []badCase {
 		// because the snapshots then digest megabytes.
 		{name: "data at the cap minus one", body: saveWith(dataCapMinus1), status: 200, stored: dataCapMinus1},
 		{name: "data at the cap", body: saveWith(dataCap), status: 200, stored: dataCap},
-		{name: "data at the cap plus one", body: saveWith(big(int(maxData) + 1)), status: 413},
+		{name: "data at the cap plus one", body: saveWith(envelopeOfLen(int(maxData) + 1)), status: 413},
 		{name: "body at the cap minus one", body: bodyOfLen(inBody, maxBody-1), status: 200, stored: inBody},
 		{name: "body at the cap", body: bodyOfLen(inBody, maxBody), status: 200, stored: inBody},
 		{name: "body at the cap plus one", body: bodyOfLen(inBody, maxBody+1), status: 413},

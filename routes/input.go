@@ -102,11 +102,15 @@ func query(e *core.RequestEvent, allowed ...string) (url.Values, error) {
 	return q, nil
 }
 
-// version parses an optional positive version number.
-func version(s string) (int64, error) {
-	if s == "" {
+// version parses the optional version parameter: absent, it means the
+// newest; present, it must be a positive whole number. An empty one is a
+// client's bug, which would otherwise restore the newest version in place of
+// the one asked for.
+func version(q url.Values) (int64, error) {
+	if !q.Has("version") {
 		return 0, nil
 	}
+	s := q.Get("version")
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v <= 0 || s[0] == '+' {
 		return 0, hooks.Fail(http.StatusBadRequest, "version must be a positive whole number.")

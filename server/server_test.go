@@ -163,7 +163,7 @@ func TestMissingPepperFileLeavesNoWrongOne(t *testing.T) {
 	if err := app.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	defer app.ResetBootstrapState()
+	defer func() { _ = app.ClearBootstrap() }()
 	cfg := s.Config
 	cfg.Pepper = nil
 	_, _, err := server.OpenStore(context.Background(), app, cfg)
