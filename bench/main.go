@@ -2,7 +2,7 @@
 // reference server (bench/bare) doing the same upsert and read, in the same
 // run, alternating between them so that both see the same machine.
 //
-//	bench/run.sh            the full run (about 20 minutes on 2 cores)
+//	bench/run.sh            the full run (about 20 minutes on 2 cores, 25 with PostgreSQL)
 //	bench/run.sh -quick     a smoke run of a few minutes
 //
 // It builds both servers, starts each configuration as its own process with

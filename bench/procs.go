@@ -99,10 +99,10 @@ func build(ctx context.Context, root, benchDir, outDir string, pprof bool) (bina
 	b := binaries{ours: filepath.Join(outDir, "dailyreps-backup"), bare: filepath.Join(outDir, "bare"), pprof: pprof}
 	steps := [][]string{
 		{root, "build", "-o", b.ours, "."},
-		{benchDir, "build", "-o", b.bare, "./bare"},
+		{benchDir, "build", "-mod=mod", "-o", b.bare, "./bare"},
 	}
 	if pprof {
-		steps[0] = []string{benchDir, "build", "-o", b.ours, "./pprofserver"}
+		steps[0] = []string{benchDir, "build", "-mod=mod", "-o", b.ours, "./pprofserver"}
 	}
 	for _, s := range steps {
 		cmd := exec.CommandContext(ctx, "go", s[1:]...)

@@ -8,5 +8,6 @@ if ! command -v wrk >/dev/null; then
 	apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
 cd "$(dirname "$0")"
-go build -o "${TMPDIR:-/tmp}/dailyreps-bench" .
+# -mod=mod: the server's own dependencies come from ../go.mod and may move on.
+go build -mod=mod -o "${TMPDIR:-/tmp}/dailyreps-bench" .
 exec "${TMPDIR:-/tmp}/dailyreps-bench" "$@"

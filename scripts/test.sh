@@ -14,6 +14,8 @@ export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")/.."
 what=${1:-all}
 step() { printf '\n== %s\n' "$*"; }
+# With -coverpkg each package's line would list every package measured.
+short_cover() { sed -E 's/ of statements in .*/ of the server'"'"'s statements/'; }
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go') $(git ls-files --others --exclude-standard '*.go'))
@@ -31,12 +33,12 @@ trap 'rm -rf "$cover"' EXIT
 pkgs=$(go list ./... | grep -v '/scripts/' | paste -sd, -)
 
 step "go test (SQLite)"
-go test -count=1 -timeout 15m -coverpkg="$pkgs" -coverprofile="$cover/sqlite.out" ./...
+go test -count=1 -timeout 15m -coverpkg="$pkgs" -coverprofile="$cover/sqlite.out" ./... 2>&1 | short_cover
 
 if [ -n "${DAILYREPS_TEST_DATABASE_URL:-}" ]; then
 	step "go test (API suite on PostgreSQL)"
 	DAILYREPS_TEST_BACKEND=postgres go test -count=1 -timeout 15m -coverpkg="$pkgs" \
-		-coverprofile="$cover/postgres.out" ./routes/... ./server/... ./e2e/... ./client/... ./commands/...
+		-coverprofile="$cover/postgres.out" ./routes/... ./server/... ./e2e/... ./client/... ./commands/... 2>&1 | short_cover
 else
 	step "go test (API suite on PostgreSQL): skipped, DAILYREPS_TEST_DATABASE_URL is not set"
 fi
