@@ -356,7 +356,7 @@ func TestSoak(t *testing.T) {
 		length = d
 	}
 	b := suiteBackend(t)
-	p := start(t, "", append(noLimits("DAILYREPS_HISTORY_DEPTH=3", "DAILYREPS_LOG_LEVEL=warn"), b.env()...)...)
+	p := start(t, "", append(noLimits("DAILYREPS_HISTORY_DEPTH=3"), b.env()...)...)
 	pid := p.cmd.Process.Pid
 	var served, notFound atomic.Int64
 	stop := make(chan struct{})
