@@ -1,8 +1,6 @@
 package commands
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"regexp"
 	"slices"
@@ -10,14 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pocketbase/pocketbase"
-
 	"github.com/dailyreps/backup/config"
 	_ "github.com/dailyreps/backup/migrations" // the schema openStore applies
 	"github.com/dailyreps/backup/routes"
 	"github.com/dailyreps/backup/servertest"
 	"github.com/dailyreps/backup/store/postgres/pgtest"
-	"github.com/dailyreps/backup/store/sqlite"
 )
 
 // inviteConfig is the configuration an operator would run the command with:
@@ -33,30 +28,10 @@ func inviteConfig(t *testing.T, registration string) config.Config {
 	return cfg
 }
 
-// runInvite runs "invite args..." through the app's root command, as the
-// binary does, on dataDir, and releases the app's databases afterwards.
+// runInvite runs "invite args..." as the binary does.
 func runInvite(t *testing.T, dataDir string, cfg config.Config, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDataDir: dataDir, DBConnect: sqlite.DBConnect})
-	if err := app.Bootstrap(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := app.ClearBootstrap(); err != nil {
-			t.Error(err)
-		}
-	}()
-	Add(app, cfg)
-	invite, _, err := app.RootCmd.Find([]string{"invite"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out, notes bytes.Buffer
-	app.RootCmd.SetOut(&out)
-	invite.SetErr(&notes)
-	app.RootCmd.SetArgs(append([]string{"invite"}, args...))
-	err = app.RootCmd.ExecuteContext(context.Background())
-	return out.String(), notes.String(), err
+	return runCommand(t, dataDir, cfg, append([]string{"invite"}, args...)...)
 }
 
 var codeFormat = regexp.MustCompile(`^[A-Z2-7]{4}(-[A-Z2-7]{4}){4}$`)

@@ -141,25 +141,11 @@ func restart(t *testing.T, dir string, cfg config.Config, keys [][]byte) *server
 	}))
 }
 
-// runRotatePepper runs "rotate-pepper" through the app's root command, as
-// the binary does, on dataDir.
+// runRotatePepper runs "rotate-pepper" as the binary does.
 func runRotatePepper(t *testing.T, dataDir string, cfg config.Config) (string, error) {
 	t.Helper()
-	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDataDir: dataDir, DBConnect: sqlite.DBConnect})
-	if err := app.Bootstrap(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := app.ClearBootstrap(); err != nil {
-			t.Error(err)
-		}
-	}()
-	Add(app, cfg)
-	var out bytes.Buffer
-	app.RootCmd.SetOut(&out)
-	app.RootCmd.SetArgs([]string{"rotate-pepper"})
-	err := app.RootCmd.ExecuteContext(context.Background())
-	return out.String(), err
+	out, _, err := runCommand(t, dataDir, cfg, "rotate-pepper")
+	return out, err
 }
 
 // interruptRotation leaves dir as a run that stopped just before replacing

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/dailyreps/backup/servertest"
 	"github.com/dailyreps/backup/store/postgres/pgtest"
-	"github.com/dailyreps/backup/store/sqlite"
 )
 
 // backendEnv is what start needs to use the backend the suite runs on: a
@@ -174,18 +172,7 @@ func TestSIGTERMClosesRealtimeStreams(t *testing.T) {
 // logLines is the message and data of each line in a stopped server's log.
 func logLines(t *testing.T, dataDir string) []string {
 	t.Helper()
-	db, err := sqlite.DBConnect(filepath.Join(dataDir, "auxiliary.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var rows []struct {
-		Message string `db:"message"`
-		Data    string `db:"data"`
-	}
-	if err := db.Select("message", "data").From("_logs").All(&rows); err != nil {
-		t.Fatal(err)
-	}
+	rows := servertest.LogRows(t, dataDir)
 	lines := make([]string, len(rows))
 	for i, r := range rows {
 		lines[i] = r.Message + " " + r.Data

@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"maps"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/dailyreps/backup/config"
 	"github.com/dailyreps/backup/servertest"
-	"github.com/dailyreps/backup/store/sqlite"
 )
 
 // Each API request leaves one structured line in PocketBase's log table with
@@ -71,18 +69,7 @@ func TestAccessLogLines(t *testing.T) {
 	}
 
 	s.Stop() // flushes PocketBase's batched log writes
-	db, err := sqlite.DBConnect(filepath.Join(s.App.DataDir(), "auxiliary.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	var rows []struct {
-		Message string `db:"message"`
-		Data    string `db:"data"`
-	}
-	if err := db.Select("message", "data").From("_logs").All(&rows); err != nil {
-		t.Fatal(err)
-	}
+	rows := servertest.LogRows(t, s.App.DataDir())
 
 	lines := map[string]map[string]any{}
 	for _, row := range rows {

@@ -61,15 +61,10 @@ func New(keys [][]byte) (*Pepper, error) {
 
 // Load returns the pepper from keys when given (the environment), else from
 // the file at path, which it creates with a fresh random key on first start.
-func Load(keys [][]byte, path string) (*Pepper, error) {
-	p, _, err := LoadOrCreate(keys, path)
-	return p, err
-}
-
-// LoadOrCreate is Load, also reporting whether it created the file, so that
-// a caller who finds the new pepper does not fit its database can remove it
-// again rather than leave a wrong pepper behind.
-func LoadOrCreate(keys [][]byte, path string) (p *Pepper, created bool, err error) {
+// created reports that it did, so that a caller who finds the new pepper does
+// not fit its database can remove the file rather than leave a wrong pepper
+// behind.
+func Load(keys [][]byte, path string) (p *Pepper, created bool, err error) {
 	if len(keys) > 0 {
 		p, err = New(keys)
 		return p, false, err

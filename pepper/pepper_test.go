@@ -150,9 +150,9 @@ func TestFingerprintRevealsNothing(t *testing.T) {
 func TestLoadCreatesFileOwnerOnly(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	path := filepath.Join(dir, FileName)
-	p, err := Load(nil, path)
-	if err != nil {
-		t.Fatal(err)
+	p, created, err := Load(nil, path)
+	if err != nil || !created {
+		t.Fatalf("first load: created %v, %v", created, err)
 	}
 	info, err := os.Stat(path)
 	if err != nil {
@@ -165,9 +165,9 @@ func TestLoadCreatesFileOwnerOnly(t *testing.T) {
 		t.Fatalf("data directory created with mode %v", d.Mode().Perm())
 	}
 	// The next start reads the same pepper.
-	q, err := Load(nil, path)
-	if err != nil || q.Fingerprint() != p.Fingerprint() {
-		t.Fatalf("second load: %v", err)
+	q, created, err := Load(nil, path)
+	if err != nil || created || q.Fingerprint() != p.Fingerprint() {
+		t.Fatalf("second load: created %v, %v", created, err)
 	}
 	// No temporary file is left behind.
 	entries, _ := os.ReadDir(dir)
@@ -175,7 +175,7 @@ func TestLoadCreatesFileOwnerOnly(t *testing.T) {
 		t.Fatalf("data directory holds %d entries", len(entries))
 	}
 	// Two fresh files hold different keys.
-	r, _ := Load(nil, filepath.Join(t.TempDir(), FileName))
+	r, _, _ := Load(nil, filepath.Join(t.TempDir(), FileName))
 	if r.Fingerprint() == p.Fingerprint() {
 		t.Fatal("two generated peppers are the same")
 	}
@@ -183,7 +183,7 @@ func TestLoadCreatesFileOwnerOnly(t *testing.T) {
 
 func TestLoadPrefersGivenKeys(t *testing.T) {
 	path := filepath.Join(t.TempDir(), FileName)
-	p, err := Load([][]byte{key(3)}, path)
+	p, _, err := Load([][]byte{key(3)}, path)
 	if err != nil || p.Fingerprint() != mustNew(t, key(3)).Fingerprint() {
 		t.Fatalf("Load with keys: %v", err)
 	}
@@ -197,7 +197,7 @@ func TestLoadRefusesBrokenFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("not a pepper\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Load(nil, path); err == nil {
+	if _, _, err := Load(nil, path); err == nil {
 		t.Fatal("a broken pepper file was accepted (or replaced)")
 	}
 	if b, _ := os.ReadFile(path); string(b) != "not a pepper\n" {
@@ -215,7 +215,7 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	if err := WriteFile(path, rotated); err != nil {
 		t.Fatal(err)
 	}
-	q, err := Load(nil, path)
+	q, _, err := Load(nil, path)
 	if err != nil || q.EnvValue() != rotated.EnvValue() {
 		t.Fatalf("after replacing: %v", err)
 	}

@@ -29,17 +29,10 @@ func activityPath(user, key string) string {
 	return fmt.Sprintf("/api/backup/activity?userId=%s&storageKey=%s", user, key)
 }
 
-// fromAddr sends a request as if from addr: the test servers of this file
-// trust X-Test-Client-IP for the client address, as a proxy's header.
-func fromAddr(r servertest.Request, addr string) servertest.Request {
-	r.Header = map[string]string{clientIPHeader: addr}
-	return r
-}
-
-const clientIPHeader = "X-Test-Client-IP"
-
+// newActivityServer trusts the proxy header, so that requests can come from
+// several addresses (see from).
 func newActivityServer(t *testing.T, edit ...func(*config.Config)) *servertest.Server {
-	return newServer(t, append([]func(*config.Config){func(c *config.Config) { c.TrustedProxyHeader = clientIPHeader }}, edit...)...)
+	return newServer(t, append([]func(*config.Config){behindProxy}, edit...)...)
 }
 
 func readActivity(t *testing.T, s *servertest.Server, user, key string) []activityEvent {
@@ -157,7 +150,7 @@ func TestActivityCountsStrangersAttempts(t *testing.T) {
 	attempts := 0
 	for _, addr := range strangers {
 		for _, g := range guesses {
-			r := s.Do(fromAddr(g, addr))
+			r := s.Do(from(addr, g))
 			expectError(t, r, http.StatusNotFound)
 			attempts++
 		}
@@ -315,7 +308,7 @@ func TestActivityKeepsTheLast50(t *testing.T) {
 	for range n {
 		s.Clock.Advance(time.Minute)
 		failedAt = append(failedAt, minute(s.Clock.Now()))
-		if r := s.Do(fromAddr(servertest.Request{Method: "GET", Path: getPath(user, id("guess"))}, "203.0.113.9")); r.Status != http.StatusNotFound {
+		if r := s.Do(from("203.0.113.9", servertest.Request{Method: "GET", Path: getPath(user, id("guess"))})); r.Status != http.StatusNotFound {
 			t.Fatalf("guess: %d", r.Status)
 		}
 	}

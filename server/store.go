@@ -21,7 +21,7 @@ import (
 // and its migrations applied.
 func OpenStore(ctx context.Context, app core.App, cfg config.Config) (store.Store, *pepper.Pepper, error) {
 	path := PepperPath(app, cfg)
-	p, created, err := pepper.LoadOrCreate(cfg.Pepper, path)
+	p, created, err := pepper.Load(cfg.Pepper, path)
 	if err != nil {
 		return nil, nil, err
 	}
