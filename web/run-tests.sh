@@ -21,8 +21,9 @@ cd "$web_dir"
 
 suite="${1:-all}"
 case "$suite" in
-  all) files=(test/protocol.test.mjs test/browser.test.mjs test/interop.test.mjs) ;;
-  protocol | browser | interop) files=("test/$suite.test.mjs") ;;
+  all) files=(test/protocol.test.mjs test/protocol-v2.test.mjs test/browser.test.mjs test/interop.test.mjs) ;;
+  protocol) files=(test/protocol.test.mjs test/protocol-v2.test.mjs) ;;
+  browser | interop) files=("test/$suite.test.mjs") ;;
   *) echo "usage: $0 [all|protocol|browser|interop]" >&2; exit 2 ;;
 esac
 
