@@ -20,7 +20,7 @@ import (
 
 // V1Columns names what differs between the backends in the first layout.
 type V1Columns struct {
-	Created, Updated string             // time columns of users and backups
+	Created, Updated string              // time columns of users and backups
 	TimeArg          func(time.Time) any // their encoding
 }
 
