@@ -24,7 +24,7 @@ func v1App(t *testing.T) core.App {
 	if err := app.Bootstrap(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = app.ResetBootstrapState() })
+	t.Cleanup(func() { _ = app.ClearBootstrap() })
 	var list core.MigrationsList
 	list.Copy(core.SystemMigrations)
 	for _, m := range core.AppMigrations.Items() {
