@@ -575,11 +575,48 @@ function indentedStart(text, limit) {
   return out;
 }
 
-function showRestored({ text, version, updatedAt }) {
+/** Yields to the event loop (input, painting) between slices of long work. */
+function yieldToEventLoop() {
+  // Not a timer or an animation frame: both are throttled or paused in a
+  // background tab, where the work would then take minutes.
+  const s = globalThis.scheduler;
+  if (typeof s?.yield === 'function') return s.yield();
+  if (typeof MessageChannel !== 'function') return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/**
+ * The exact text as a Blob, encoded a slice at a time: encoding megabytes at
+ * once blocks the page. A slice never ends inside a surrogate pair, which
+ * would turn into U+FFFD.
+ */
+async function textBlob(text) {
+  const parts = [];
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(i + PREVIEW_LIMIT, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;
+    parts.push(new Blob([text.slice(i, end)]));
+    i = end;
+    if (i < text.length) await yieldToEventLoop();
+  }
+  return new Blob(parts, { type: 'application/json' });
+}
+
+async function showRestored({ text, version, updatedAt }) {
   const meta = `Version ${version}, saved ${formatDate(updatedAt)}`;
+  // The download is the exact decrypted text, not the pretty-printed view.
+  const blob = await textBlob(text);
   if (text.length > PREVIEW_LIMIT) {
     ui.restored.value = /^\s*[[{]/.test(text) ? `${indentedStart(text, PREVIEW_CHARS)}\n…` : `${text.slice(0, PREVIEW_CHARS)}…`;
-    ui.restoredMeta.textContent = `${meta}, ${formatBytes(encoder.encode(text).length)}: only its beginning is shown here. Use Download for the whole document.`;
+    ui.restoredMeta.textContent = `${meta}, ${formatBytes(blob.size)}: only its beginning is shown here. Use Download for the whole document.`;
   } else {
     let display = text;
     try {
@@ -594,8 +631,7 @@ function showRestored({ text, version, updatedAt }) {
   ui.restoredMeta.hidden = false;
 
   if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  // The download is the exact decrypted text, not the pretty-printed view.
-  downloadUrl = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  downloadUrl = URL.createObjectURL(blob);
   ui.download.href = downloadUrl;
   ui.download.download = `dailyreps-backup-v${version}.json`;
   ui.download.hidden = false;
@@ -619,9 +655,8 @@ async function restore(version) {
     const result = await account.restore(version === undefined ? {} : { version });
     knownKeys.add(account.storageKey);
     setProgress('preparing');
-    // Lets the progress be painted before the preview is built.
-    await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
-    showRestored(result);
+    await yieldToEventLoop();
+    await showRestored(result);
     showStatus('restore', version === undefined ? `Restored the latest backup (version ${result.version}).` : `Restored version ${result.version}.`);
   });
 }
@@ -688,7 +723,7 @@ async function onActivity() {
 }
 
 function deletedMessage(remaining) {
-  const gone = 'Deleted the backup of this username and password, with every stored version.';
+  const gone = 'The backup of this username and password was deleted, with every stored version.';
   if (remaining === undefined) return `${gone} Backups saved under other passwords, if any, were not touched.`;
   if (remaining === 0) return `${gone} No backup remains under this username, so it is no longer registered.`;
   return `${gone} ${plural(remaining, 'other backup')} ${remaining === 1 ? 'remains' : 'remain'} under this username: saved with another password, ${remaining === 1 ? 'it is' : 'they are'} still on the server.`;

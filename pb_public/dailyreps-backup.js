@@ -173,28 +173,55 @@ export function fromBase64(text) {
   return out;
 }
 
-// Base64 characters decoded per slice of work (a multiple of 4).
-const DECODE_SLICE = 1 << 19;
+// Characters (or bytes) handled per slice of long work: a few tens of
+// milliseconds on a slow phone.
+const SLICE = 1 << 18;
 
 /** Lets the event loop run (input, painting) between slices of long work. */
 function yieldToEventLoop() {
+  // Not a timer or an animation frame: both are throttled or paused in a
+  // background tab, where the work would then take minutes.
   const s = globalThis.scheduler;
   if (typeof s?.yield === 'function') return s.yield();
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  if (typeof MessageChannel !== 'function') return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
 
 /** fromBase64 in slices, so that decoding megabytes never blocks a page for long. */
 async function fromBase64Sliced(text) {
-  if (typeof text !== 'string' || text.length <= DECODE_SLICE) return fromBase64(text);
-  const pad = base64Padding(text);
+  if (typeof text !== 'string' || text.length <= SLICE) return fromBase64(text);
+  const pad = text.length % 4 !== 0 ? -1 : text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   if (pad < 0) throw new TypeError('invalid base64 string');
   const out = new Uint8Array((text.length / 4) * 3 - pad);
   let at = 0;
-  for (let i = 0; i < text.length; i += DECODE_SLICE) {
+  for (let i = 0; i < text.length; i += SLICE) {
     await yieldToEventLoop();
-    at = decodeBase64Into(text.slice(i, i + DECODE_SLICE), out, at);
+    const slice = text.slice(i, i + SLICE);
+    const last = i + SLICE >= text.length;
+    if (NOT_BASE64.test(last && pad ? slice.slice(0, -pad) : slice)) throw new TypeError('invalid base64 string');
+    at = decodeBase64Into(slice, out, at);
   }
   return out;
+}
+
+/** Strict UTF-8 decoding in slices, for the same reason. */
+async function decodeUtf8Sliced(bytes) {
+  if (bytes.length <= SLICE) return decoder.decode(bytes);
+  const d = new TextDecoder('utf-8', { fatal: true });
+  const parts = [];
+  for (let i = 0; i < bytes.length; i += SLICE) {
+    await yieldToEventLoop();
+    parts.push(d.decode(bytes.subarray(i, i + SLICE), { stream: true }));
+  }
+  parts.push(d.decode());
+  return parts.join('');
 }
 
 async function sha256Hex(bytes) {
@@ -294,7 +321,7 @@ export async function open(key, data, { bytes = false } = {}) {
   }
   if (bytes) return plain;
   try {
-    return decoder.decode(plain);
+    return await decodeUtf8Sliced(plain);
   } catch (cause) {
     throw new BackupError('The decrypted backup is not valid UTF-8 text.', { code: ERROR_CODES.corrupt, cause });
   }

@@ -387,7 +387,7 @@ describe('a server started with nothing configured', () => {
   test('the page works end to end (and is photographed for the docs)', async () => {
     const page = await openPage(bare);
     assert.equal(await page.getByTestId('signing-secret').isVisible(), false, 'no secret field without a secret');
-    assert.equal(await page.getByTestId('register').isVisible(), true, 'registration is open');
+    assert.equal(await page.getByTestId('mode-register').isVisible(), true, 'registration is open');
     assert.match(await page.getByTestId('server-info').textContent(), /Keeps your last 10 versions/);
 
     // The default limits allow a burst of 5 API calls, then one per 2 s: a
