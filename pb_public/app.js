@@ -348,6 +348,7 @@ function setMode(mode) {
   ui.register.type = register ? 'submit' : 'button';
   ui.check.hidden = register;
   ui.check.type = register ? 'button' : 'submit';
+  ui.inviteField.hidden = !(register && info?.registration === 'invite');
 }
 
 // ---------------------------------------------------------------------------
@@ -478,7 +479,8 @@ function showSaveLimits(refusal) {
   const l = info?.limits ?? {};
   const parts = [];
   if (l.savesPerHour > 0 || l.savesPerDay > 0) {
-    const rates = [l.savesPerHour > 0 ? `${l.savesPerHour} saves an hour` : '', l.savesPerDay > 0 ? `${l.savesPerDay} a day` : ''].filter(Boolean);
+    const n = (v) => v.toLocaleString();
+    const rates = [l.savesPerHour > 0 ? `${n(l.savesPerHour)} saves an hour` : '', l.savesPerDay > 0 ? `${n(l.savesPerDay)} a day` : ''].filter(Boolean);
     parts.push(`Up to ${rates.join(' and ')} for each backup.`);
   }
   if (limitText()) parts.push(`Each backup holds up to ${limitText()}.`);
@@ -803,9 +805,8 @@ async function loadInfo() {
   if (typeof info.historyDepth === 'number') parts.push(`Keeps your last ${info.historyDepth} versions.`);
   ui.serverInfo.textContent = parts.join(' ');
   ui.serverInfo.hidden = parts.length === 0;
-  ui.inviteField.hidden = info.registration !== 'invite';
   ui.modeField.hidden = info.registration === 'closed';
-  if (info.registration === 'closed') setMode('use');
+  setMode(info.registration === 'closed' ? 'use' : ui.modeRegister.checked ? 'register' : 'use');
   ui.secretField.hidden = !(info.signatureRequired && !metaSecret);
   if (limitText()) ui.sizeLimit.textContent = `A backup can hold up to ${limitText()}.`;
   showSaveLimits();
