@@ -2,6 +2,7 @@
 // happens in that module; this file only gathers input and explains outcomes.
 
 import { createClient, BackupError, ERROR_CODES } from './dailyreps-backup.js';
+import { describeJsonError } from './json-errors.js';
 
 const $ = (id) => {
   const el = document.getElementById(id);
@@ -12,6 +13,15 @@ const $ = (id) => {
 const ui = {
   serverInfo: $('server-info'),
   form: $('account-form'),
+  modeField: $('mode-field'),
+  modeUse: $('mode-use'),
+  modeRegister: $('mode-register'),
+  check: $('check'),
+  backupForm: $('backup-form'),
+  saveLimits: $('save-limits'),
+  confirmDialog: $('confirm-dialog'),
+  confirmCancel: $('confirm-cancel'),
+  confirmNew: $('confirm-new-backup'),
   username: $('username'),
   password: $('password'),
   inviteField: $('invite-field'),
@@ -21,8 +31,6 @@ const ui = {
   register: $('register'),
   progress: $('progress'),
   progressLabel: $('progress-label'),
-  status: $('status'),
-  error: $('error'),
   document: $('document'),
   sizeLimit: $('size-limit'),
   file: $('file'),
@@ -54,29 +62,48 @@ let cachedAccount = null;
 let downloadUrl = null;
 let busy = false;
 
+// Storage keys known to hold a backup on the server, and users this page
+// registered (who hold none yet). A save under any other key asks first:
+// under v1 a mistyped password silently starts a second backup.
+const knownKeys = new Set();
+const registeredHere = new Set();
+
+// A restored document above this size is previewed, not shown whole: a text
+// area holding megabytes blocks the tab for seconds while it lays them out.
+const PREVIEW_LIMIT = 256 * 1024;
+const PREVIEW_CHARS = 6000;
+
+const encoder = new TextEncoder();
+
 // ---------------------------------------------------------------------------
 // Formatting
 
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+// Activity is kept per minute, so seconds would claim a precision it lacks.
+const minuteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
 
-function formatDate(iso) {
+function formatDate(iso, format = dateFormat) {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? String(iso) : dateFormat.format(d);
+  return Number.isNaN(d.getTime()) ? String(iso) : format.format(d);
 }
 
-function formatBytes(n) {
+/** round: 'down' for a limit (never promise more), 'up' for what is over one. */
+function formatBytes(n, round = 'nearest') {
   if (!Number.isFinite(n)) return '';
   if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  const [unit, size] = n < 1024 * 1024 ? ['KiB', 1024] : ['MiB', 1024 * 1024];
+  const f = round === 'down' ? Math.floor : round === 'up' ? Math.ceil : Math.round;
+  return `${(f((n / size) * 10) / 10).toFixed(1)} ${unit}`;
 }
 
 function formatWait(seconds) {
   if (!Number.isFinite(seconds)) return 'a little while';
   if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
-  const minutes = Math.ceil(seconds / 60);
-  return `${minutes} minutes`;
+  return `${Math.ceil(seconds / 60)} minutes`;
 }
+
+const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 const EVENT_LABELS = {
   saved: 'Backup saved',
@@ -86,7 +113,43 @@ const EVENT_LABELS = {
 };
 
 // ---------------------------------------------------------------------------
-// Messages
+// Size limit
+
+// The server bounds the sealed document, {"encrypted":"<base64 of the
+// document and its 16-byte tag>","nonce":"<16 characters>"}: 43 characters
+// around base64 that is 4/3 of the ciphertext. This is the largest document
+// that fits, the one figure the page names.
+function maxDocumentBytes() {
+  if (!info?.maxBackupBytes) return undefined;
+  return Math.max(0, Math.floor((info.maxBackupBytes - 43) / 4) * 3 - 16);
+}
+
+function limitText() {
+  const max = maxDocumentBytes();
+  return max === undefined ? undefined : `${formatBytes(max, 'down')} of JSON`;
+}
+
+function tooLargeMessage(what, bytes) {
+  return `${what} is ${formatBytes(bytes, 'up')}; a backup on this server can hold at most ${limitText()}.`;
+}
+
+function inputError(message, code = 'input') {
+  return Object.assign(new Error(message), { code });
+}
+
+/** Why text is not JSON in plain words, or null when it is JSON. */
+function jsonProblem(text) {
+  if (text.trim() === '') return 'it is empty';
+  try {
+    JSON.parse(text);
+    return null;
+  } catch {
+    return describeJsonError(text) ?? 'it is not JSON';
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Messages, next to the control used
 
 /**
  * Turns a failure into a sentence a person can act on. `action` matters
@@ -99,16 +162,24 @@ function describeError(error, action) {
   }
   switch (error.code) {
     case ERROR_CODES.alreadyRegistered:
-      return 'This username is already registered. If it is yours, back up or restore with your password; otherwise choose another username.';
+      return 'This username is already registered. If it is yours, choose "I have an account here" and back up or restore with your password; otherwise choose another username.';
     case ERROR_CODES.notFound:
       if (action === 'save') return 'This username is not registered yet. Register it first, then back up.';
       return 'No backup found for this username and password. Check both: the password is case-sensitive.';
-    case ERROR_CODES.tooLarge: {
-      const limit = info?.maxBackupBytes ? ` (at most ${formatBytes(info.maxBackupBytes)} per backup after encryption)` : '';
-      return `The backup is too large${limit}, or your storage quota is full.`;
-    }
-    case ERROR_CODES.rateLimited:
+    case ERROR_CODES.tooLarge:
+      // The server names the reason; only a quota refusal is about the quota.
+      if (/quota/i.test(error.serverMessage ?? '')) {
+        const quota = info?.userQuotaBytes ? ` of ${formatBytes(info.userQuotaBytes, 'down')}` : '';
+        return `This save would take the backups of this username over the server's storage quota${quota} (every kept version counts). Delete a backup you no longer need, or save a smaller document.`;
+      }
+      return limitText() ? `The backup is too large: a backup on this server can hold at most ${limitText()}.` : 'The backup is too large for this server.';
+    case ERROR_CODES.rateLimited: {
+      const period = /saves per (hour|day)/.exec(error.serverMessage ?? '')?.[1];
+      if (action === 'save' && period) {
+        return `This backup has used all its saves for this ${period}. Try again in ${formatWait(error.retryAfter)}.`;
+      }
       return `Too many requests. Please wait ${formatWait(error.retryAfter)} and try again.`;
+    }
     case ERROR_CODES.unauthorized:
       if (error.serverTime !== undefined) {
         const skew = Math.round(error.serverTime - Date.now() / 1000);
@@ -143,34 +214,56 @@ function describeError(error, action) {
   }
 }
 
-function showError(message, code) {
-  ui.status.hidden = true;
-  ui.error.textContent = message;
-  ui.error.dataset.code = code ?? '';
-  ui.error.hidden = false;
+// Every card has a polite region for results and an assertive one for
+// errors, present from the start so that screen readers announce changes.
+const feedback = {};
+for (const el of document.querySelectorAll('.feedback')) {
+  const status = document.createElement('div');
+  status.setAttribute('role', 'status');
+  const alert = document.createElement('div');
+  alert.setAttribute('role', 'alert');
+  el.append(status, alert);
+  feedback[el.id.replace(/-feedback$/, '')] = { el, status, alert };
 }
 
-function showStatus(message) {
-  ui.error.hidden = true;
-  ui.error.dataset.code = '';
-  ui.status.textContent = message;
-  ui.status.hidden = false;
+// One message at a time, in the card of the last action.
+let message = null;
+
+function showMessage(section, kind, text, code) {
+  clearMessages();
+  const p = document.createElement('p');
+  p.className = `banner ${kind === 'error' ? 'error' : 'ok'}`;
+  p.dataset.testid = kind;
+  if (kind === 'error') p.dataset.code = code ?? '';
+  p.tabIndex = -1;
+  p.textContent = text;
+  feedback[section][kind === 'error' ? 'alert' : 'status'].append(p);
+  message = p;
+  return p;
 }
+
+const showStatus = (section, text) => showMessage(section, 'status', text);
+const showError = (section, text, code) => showMessage(section, 'error', text, code);
 
 function clearMessages() {
-  ui.error.hidden = true;
-  ui.error.dataset.code = '';
-  ui.status.hidden = true;
+  for (const f of Object.values(feedback)) {
+    f.status.replaceChildren();
+    f.alert.replaceChildren();
+  }
+  message = null;
+  clearFileError();
 }
 
+// Plain words; 'derived' and 'done' are too brief to be worth a label.
 const PHASE_LABELS = {
-  deriving: 'Deriving your encryption key (100,000 PBKDF2 rounds)…',
-  derived: 'Key ready.',
-  encrypting: 'Encrypting in this browser…',
-  uploading: 'Uploading the encrypted backup…',
-  downloading: 'Downloading…',
-  decrypting: 'Decrypting in this browser…',
-  registering: 'Registering…',
+  deriving: 'Turning your password into an encryption key (this takes a moment)…',
+  checking: 'Checking whether this username and password have a backup…',
+  encrypting: 'Encrypting on this device…',
+  uploading: 'Sending the encrypted backup…',
+  downloading: 'Fetching your encrypted backup…',
+  decrypting: 'Decrypting on this device…',
+  preparing: 'Preparing the preview…',
+  registering: 'Registering the username…',
   deleting: 'Deleting…',
   loading: 'Loading…',
 };
@@ -181,10 +274,13 @@ function setProgress(phase) {
     ui.progress.dataset.phase = '';
     return;
   }
+  if (!PHASE_LABELS[phase]) return;
   ui.progress.hidden = false;
   ui.progress.dataset.phase = phase;
-  ui.progressLabel.textContent = PHASE_LABELS[phase] ?? phase;
+  ui.progressLabel.textContent = PHASE_LABELS[phase];
 }
+
+const onProgress = ({ phase }) => setProgress(phase);
 
 // ---------------------------------------------------------------------------
 // Client and account
@@ -207,20 +303,20 @@ function readCredentials() {
   const password = ui.password.value;
   if (username.trim() === '') {
     ui.username.focus();
-    throw new Error('Enter a username.');
+    throw inputError('Enter a username.');
   }
   if (username !== username.trim()) {
     // The protocol hashes the name exactly; a stray space would silently make a different account.
     ui.username.focus();
-    throw new Error('The username starts or ends with a space; remove it.');
+    throw inputError('The username starts or ends with a space; remove it.');
   }
   if (password === '') {
     ui.password.focus();
-    throw new Error('Enter a password.');
+    throw inputError('Enter a password.');
   }
   if (info?.signatureRequired && !currentSecret()) {
     ui.secret.focus();
-    throw new Error('This server requires a signing secret; enter the one provided by its operator.');
+    throw inputError('This server requires a signing secret; enter the one provided by its operator.');
   }
   return { username, password };
 }
@@ -232,7 +328,7 @@ async function getAccount() {
     return cachedAccount.account;
   }
   cachedAccount = null;
-  const account = await c.account(username, password, { onProgress: ({ phase }) => setProgress(phase) });
+  const account = await c.account(username, password, { onProgress });
   cachedAccount = { username, password, client: c, account };
   return account;
 }
@@ -241,77 +337,303 @@ function forgetAccount() {
   cachedAccount = null;
 }
 
+function setMode(mode) {
+  const register = mode === 'register';
+  ui.modeRegister.checked = register;
+  ui.modeUse.checked = !register;
+  // Password managers offer a new password when registering, the saved one otherwise.
+  ui.password.setAttribute('autocomplete', register ? 'new-password' : 'current-password');
+  // The visible button is the form's default one: Enter runs it.
+  ui.register.hidden = !register;
+  ui.register.type = register ? 'submit' : 'button';
+  ui.check.hidden = register;
+  ui.check.type = register ? 'button' : 'submit';
+  ui.inviteField.hidden = !(register && info?.registration === 'invite');
+}
+
 // ---------------------------------------------------------------------------
 // Actions
 
-const actionButtons = [ui.register, ui.save, ui.restore, ui.versionsLoad, ui.activityLoad, ui.delete];
+function actionButtons() {
+  return [ui.check, ui.register, ui.save, ui.restore, ui.versionsLoad, ui.activityLoad, ui.delete, ...ui.versionsList.querySelectorAll('button')];
+}
 
+// Busy buttons are aria-disabled, not disabled: a disabled button drops the
+// keyboard focus to the body.
 function setBusy(value) {
   busy = value;
   document.body.setAttribute('aria-busy', String(value));
-  for (const b of actionButtons) b.disabled = value;
-  if (!value) ui.delete.disabled = !ui.deleteConfirm.checked;
-  for (const b of ui.versionsList.querySelectorAll('button')) b.disabled = value;
+  for (const b of actionButtons()) {
+    if (value) b.setAttribute('aria-disabled', 'true');
+    else b.removeAttribute('aria-disabled');
+  }
+  ui.delete.disabled = !ui.deleteConfirm.checked;
 }
 
-/** Runs one user action with a single busy state and one place for errors. */
-async function run(action, fn) {
+function inView(el) {
+  const r = el.getBoundingClientRect();
+  return r.top >= 0 && r.bottom <= window.innerHeight;
+}
+
+function usable(el) {
+  return el instanceof HTMLElement && el.isConnected && !el.disabled && el.getClientRects().length > 0;
+}
+
+/**
+ * After an action: a field at fault keeps the focus it took; otherwise the
+ * result is scrolled into view, and focus stays on the control used while
+ * that is still in view and usable, or else moves to the result.
+ */
+function settleFocus(control) {
+  const active = document.activeElement;
+  if (active && active !== control && active !== document.body && usable(active)) return;
+  if (!message) return;
+  if (!inView(message)) message.scrollIntoView({ block: 'nearest' });
+  if (usable(control) && inView(control)) {
+    if (document.activeElement !== control) control.focus({ preventScroll: true });
+  } else {
+    message.focus({ preventScroll: true });
+  }
+}
+
+/** Runs one user action with a single busy state and one place for its outcome. */
+async function run(action, section, fn) {
   if (busy) return;
+  const control = document.activeElement;
   setBusy(true);
   clearMessages();
+  feedback[section].el.prepend(ui.progress);
   try {
     await fn();
   } catch (error) {
-    showError(describeError(error, action), error instanceof BackupError ? error.code : 'input');
+    showError(section, describeError(error, action), error instanceof BackupError ? error.code : (error.code ?? 'input'));
   } finally {
     setProgress(null);
     setBusy(false);
+    settleFocus(control);
   }
+}
+
+async function onCheck() {
+  await run('check', 'account', async () => {
+    const account = await getAccount();
+    setProgress('checking');
+    const versions = await account.versions();
+    knownKeys.add(account.storageKey);
+    renderVersions(versions);
+    const latest = versions[0];
+    showStatus(
+      'account',
+      latest
+        ? `Found your backup: ${plural(versions.length, 'version')} kept, the latest (version ${latest.version}) saved ${formatDate(latest.updatedAt)}.`
+        : 'Found your backup.',
+    );
+  });
 }
 
 async function onRegister() {
-  await run('register', async () => {
+  await run('register', 'account', async () => {
     const account = await getAccount();
     setProgress('registering');
     await account.register({ inviteCode: ui.inviteCode.value.trim() || undefined });
-    showStatus('Registered. You can now back up your data.');
+    registeredHere.add(account.userId);
+    setMode('use');
+    showStatus('account', 'Registered. You can now back up your data. Keep the password: nothing can reset it.');
   });
+}
+
+async function hasBackup(account) {
+  try {
+    await account.versions();
+    return true;
+  } catch (error) {
+    if (error instanceof BackupError && error.code === ERROR_CODES.notFound) return false;
+    throw error;
+  }
+}
+
+/** Asks in a modal dialog whether to start a new backup; resolves to the answer. */
+function confirmNewBackup() {
+  const d = ui.confirmDialog;
+  return new Promise((resolve) => {
+    const answer = (value) => () => {
+      ui.confirmNew.removeEventListener('click', yes);
+      ui.confirmCancel.removeEventListener('click', no);
+      d.removeEventListener('close', no);
+      if (d.open) d.close();
+      resolve(value);
+    };
+    const yes = answer(true);
+    const no = answer(false);
+    ui.confirmNew.addEventListener('click', yes);
+    ui.confirmCancel.addEventListener('click', no);
+    d.addEventListener('close', no); // Escape
+    d.showModal();
+  });
+}
+
+let saveLimitTimer;
+
+function showSaveLimits(refusal) {
+  clearTimeout(saveLimitTimer);
+  const l = info?.limits ?? {};
+  const parts = [];
+  if (l.savesPerHour > 0 || l.savesPerDay > 0) {
+    const n = (v) => v.toLocaleString();
+    const rates = [l.savesPerHour > 0 ? `${n(l.savesPerHour)} saves an hour` : '', l.savesPerDay > 0 ? `${n(l.savesPerDay)} a day` : ''].filter(Boolean);
+    parts.push(`Up to ${rates.join(' and ')} for each backup.`);
+  }
+  if (limitText()) parts.push(`Each backup holds up to ${limitText()}.`);
+  if (refusal) {
+    const at = new Date(Date.now() + refusal.seconds * 1000);
+    parts.unshift(`No saves left this ${refusal.period}: next save possible at ${timeFormat.format(at)}, in about ${formatWait(refusal.seconds)}.`);
+    saveLimitTimer = setTimeout(() => showSaveLimits(), refusal.seconds * 1000);
+  }
+  ui.saveLimits.textContent = parts.join(' ');
+  ui.saveLimits.hidden = parts.length === 0;
 }
 
 async function onSave() {
-  await run('save', async () => {
+  await run('save', 'backup', async () => {
     const text = ui.document.value;
     if (text.trim() === '') {
       ui.document.focus();
-      throw new Error('Paste a JSON document or pick a file to back up.');
+      throw inputError('Paste a JSON document or pick a file to back up.');
     }
-    try {
-      JSON.parse(text);
-    } catch (e) {
+    const max = maxDocumentBytes();
+    const bytes = encoder.encode(text).length;
+    if (max !== undefined && bytes > max) {
       ui.document.focus();
-      throw new Error(`This is not valid JSON, so it was not backed up (${e.message}).`);
+      throw inputError(`${tooLargeMessage('This document', bytes)} Nothing was sent.`, 'too_large');
+    }
+    const problem = jsonProblem(text);
+    if (problem) {
+      ui.document.focus();
+      throw inputError(`This is not valid JSON, so it was not backed up: ${problem}.`);
     }
     const account = await getAccount();
-    const { version, updatedAt } = await account.save(text, { onProgress: ({ phase }) => setProgress(phase) });
-    showStatus(`Backed up as version ${version} at ${formatDate(updatedAt)}.`);
+    let isNew = false;
+    if (!knownKeys.has(account.storageKey) && !registeredHere.has(account.userId)) {
+      setProgress('checking');
+      if (!(await hasBackup(account))) {
+        setProgress(null);
+        if (!(await confirmNewBackup())) {
+          showStatus('backup', 'Nothing was saved. Check the password above, or save again and choose "Save as a new backup".');
+          return;
+        }
+        isNew = true;
+      }
+    }
+    let saved;
+    try {
+      saved = await account.save(text, { onProgress });
+    } catch (error) {
+      const period = /saves per (hour|day)/.exec(error?.serverMessage ?? '')?.[1];
+      if (error?.code === ERROR_CODES.rateLimited && period && Number.isFinite(error.retryAfter)) {
+        showSaveLimits({ period, seconds: error.retryAfter });
+      }
+      throw error;
+    }
+    knownKeys.add(account.storageKey);
+    const { version, updatedAt } = saved;
+    showStatus('backup', `Backed up as version ${version} at ${formatDate(updatedAt)}${isNew ? ', the first version of a new backup under this password' : ''}.`);
   });
 }
 
-function showRestored({ text, version, updatedAt }) {
-  let display = text;
-  try {
-    display = JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    // Not JSON (another client may store plain text): show it as it is.
+/**
+ * The start of a JSON text, indented, without parsing the rest: a preview of
+ * a large document costs what the preview shows, not what the document holds.
+ */
+function indentedStart(text, limit) {
+  let out = '';
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  const newline = () => `\n${'  '.repeat(depth)}`;
+  for (let i = 0; i < text.length && out.length < limit; i++) {
+    const c = text[i];
+    if (inString) {
+      out += c;
+      if (escaped) escaped = false;
+      else if (c === '\\') escaped = true;
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      out += c;
+      inString = true;
+    } else if (c === '{' || c === '[') {
+      depth++;
+      out += c + newline();
+    } else if (c === '}' || c === ']') {
+      depth = Math.max(0, depth - 1);
+      out += newline() + c;
+    } else if (c === ',') {
+      out += c + newline();
+    } else if (c === ':') {
+      out += ': ';
+    } else if (!/\s/.test(c)) {
+      out += c;
+    }
   }
-  ui.restored.value = display;
+  return out;
+}
+
+/** Yields to the event loop (input, painting) between slices of long work. */
+function yieldToEventLoop() {
+  // Not a timer or an animation frame: both are throttled or paused in a
+  // background tab, where the work would then take minutes.
+  const s = globalThis.scheduler;
+  if (typeof s?.yield === 'function') return s.yield();
+  if (typeof MessageChannel !== 'function') return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/**
+ * The exact text as a Blob, encoded a slice at a time: encoding megabytes at
+ * once blocks the page. A slice never ends inside a surrogate pair, which
+ * would turn into U+FFFD.
+ */
+async function textBlob(text) {
+  const parts = [];
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(i + PREVIEW_LIMIT, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end++;
+    parts.push(new Blob([text.slice(i, end)]));
+    i = end;
+    if (i < text.length) await yieldToEventLoop();
+  }
+  return new Blob(parts, { type: 'application/json' });
+}
+
+async function showRestored({ text, version, updatedAt }) {
+  const meta = `Version ${version}, saved ${formatDate(updatedAt)}`;
+  // The download is the exact decrypted text, not the pretty-printed view.
+  const blob = await textBlob(text);
+  if (text.length > PREVIEW_LIMIT) {
+    ui.restored.value = /^\s*[[{]/.test(text) ? `${indentedStart(text, PREVIEW_CHARS)}\n…` : `${text.slice(0, PREVIEW_CHARS)}…`;
+    ui.restoredMeta.textContent = `${meta}, ${formatBytes(blob.size)}: only its beginning is shown here. Use Download for the whole document.`;
+  } else {
+    let display = text;
+    try {
+      display = JSON.stringify(JSON.parse(text), null, 2);
+    } catch {
+      // Not JSON (another client may store plain text): show it as it is.
+    }
+    ui.restored.value = display;
+    ui.restoredMeta.textContent = `${meta}. Download saves the exact text.`;
+  }
   ui.restored.hidden = false;
-  ui.restoredMeta.textContent = `Version ${version}, saved ${formatDate(updatedAt)}.`;
   ui.restoredMeta.hidden = false;
 
   if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  // The download is the exact decrypted text, not the pretty-printed view.
-  downloadUrl = URL.createObjectURL(new Blob([text], { type: 'application/json' }));
+  downloadUrl = URL.createObjectURL(blob);
   ui.download.href = downloadUrl;
   ui.download.download = `dailyreps-backup-v${version}.json`;
   ui.download.hidden = false;
@@ -328,51 +650,58 @@ function clearRestored() {
 }
 
 async function restore(version) {
-  await run('restore', async () => {
+  await run('restore', 'restore', async () => {
     clearRestored();
     const account = await getAccount();
     setProgress('downloading');
     const result = await account.restore(version === undefined ? {} : { version });
-    showRestored(result);
-    showStatus(version === undefined ? `Restored the latest backup (version ${result.version}).` : `Restored version ${result.version}.`);
+    knownKeys.add(account.storageKey);
+    setProgress('preparing');
+    await yieldToEventLoop();
+    await showRestored(result);
+    showStatus('restore', version === undefined ? `Restored the latest backup (version ${result.version}).` : `Restored version ${result.version}.`);
   });
 }
 
+function renderVersions(versions) {
+  ui.versionsList.replaceChildren(
+    ...versions.map((v) => {
+      const row = document.createElement('tr');
+      row.dataset.version = String(v.version);
+      for (const text of [String(v.version), formatDate(v.updatedAt), formatBytes(v.size)]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        row.append(td);
+      }
+      const td = document.createElement('td');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = 'Restore';
+      button.setAttribute('aria-label', `Restore version ${v.version}`);
+      button.dataset.testid = `restore-version-${v.version}`;
+      button.addEventListener('click', () => restore(v.version));
+      td.append(button);
+      row.append(td);
+      return row;
+    }),
+  );
+  ui.versionsTable.hidden = versions.length === 0;
+  ui.versionsEmpty.hidden = versions.length !== 0;
+}
+
 async function onVersions() {
-  await run('versions', async () => {
+  await run('versions', 'versions', async () => {
     const account = await getAccount();
     setProgress('loading');
     const versions = await account.versions();
-    ui.versionsList.replaceChildren(
-      ...versions.map((v) => {
-        const row = document.createElement('tr');
-        row.dataset.version = String(v.version);
-        const cells = [String(v.version), formatDate(v.updatedAt), formatBytes(v.size)];
-        for (const text of cells) {
-          const td = document.createElement('td');
-          td.textContent = text;
-          row.append(td);
-        }
-        const td = document.createElement('td');
-        const button = document.createElement('button');
-        button.type = 'button';
-        button.textContent = 'Restore';
-        button.setAttribute('aria-label', `Restore version ${v.version}`);
-        button.dataset.testid = `restore-version-${v.version}`;
-        button.addEventListener('click', () => restore(v.version));
-        td.append(button);
-        row.append(td);
-        return row;
-      }),
-    );
-    ui.versionsTable.hidden = versions.length === 0;
-    ui.versionsEmpty.hidden = versions.length !== 0;
-    showStatus(`${versions.length} version${versions.length === 1 ? '' : 's'} stored.`);
+    knownKeys.add(account.storageKey);
+    renderVersions(versions);
+    showStatus('versions', `${plural(versions.length, 'version')} stored.`);
   });
 }
 
 async function onActivity() {
-  await run('activity', async () => {
+  await run('activity', 'activity', async () => {
     const account = await getAccount();
     setProgress('loading');
     const events = await account.activity();
@@ -380,7 +709,7 @@ async function onActivity() {
       ...events.map((e) => {
         const row = document.createElement('tr');
         row.dataset.type = String(e.type);
-        for (const text of [formatDate(e.at), EVENT_LABELS[e.type] ?? String(e.type), String(e.count)]) {
+        for (const text of [formatDate(e.at, minuteFormat), EVENT_LABELS[e.type] ?? String(e.type), String(e.count)]) {
           const td = document.createElement('td');
           td.textContent = text;
           row.append(td);
@@ -391,16 +720,25 @@ async function onActivity() {
     );
     ui.activityTable.hidden = events.length === 0;
     ui.activityEmpty.hidden = events.length !== 0;
-    showStatus(`${events.length} activity record${events.length === 1 ? '' : 's'}.`);
+    showStatus('activity', `${plural(events.length, 'activity record')}.`);
   });
+}
+
+function deletedMessage(remaining) {
+  const gone = 'The backup of this username and password was deleted, with every stored version.';
+  if (remaining === undefined) return `${gone} Backups saved under other passwords, if any, were not touched.`;
+  if (remaining === 0) return `${gone} No backup remains under this username, so it is no longer registered.`;
+  return `${gone} ${plural(remaining, 'other backup')} ${remaining === 1 ? 'remains' : 'remain'} under this username: saved with another password, ${remaining === 1 ? 'it is' : 'they are'} still on the server.`;
 }
 
 async function onDelete() {
   if (!ui.deleteConfirm.checked) return;
-  await run('delete', async () => {
+  await run('delete', 'delete', async () => {
     const account = await getAccount();
     setProgress('deleting');
-    await account.delete();
+    const { remainingBackups } = await account.delete({ details: true });
+    knownKeys.delete(account.storageKey);
+    if (remainingBackups === 0) registeredHere.delete(account.userId);
     forgetAccount();
     clearRestored();
     ui.versionsList.replaceChildren();
@@ -408,25 +746,47 @@ async function onDelete() {
     ui.activityList.replaceChildren();
     ui.activityTable.hidden = true;
     ui.deleteConfirm.checked = false;
-    showStatus('Your account and every stored version were deleted from the server.');
+    showStatus('delete', deletedMessage(remainingBackups));
   });
 }
 
+function clearFileError() {
+  ui.file.removeAttribute('aria-invalid');
+  ui.file.setAttribute('aria-describedby', 'file-hint');
+}
+
+/** Checks a picked file before it replaces anything; a bad one leaves the text area as it was. */
 async function onFile() {
   const file = ui.file.files?.[0];
-  if (!file) return;
+  if (!file || busy) return;
   clearMessages();
-  if (info?.maxBackupBytes && file.size > info.maxBackupBytes) {
-    showError(`This file is ${formatBytes(file.size)}; the server accepts at most ${formatBytes(info.maxBackupBytes)} per backup.`, 'too_large');
+  const refuse = (text, code = 'input') => {
     ui.file.value = '';
+    const p = showError('backup', `${text} The text area was left as it was.`, code);
+    p.id = 'file-error';
+    ui.file.setAttribute('aria-invalid', 'true');
+    ui.file.setAttribute('aria-describedby', 'file-hint file-error');
+  };
+  const max = maxDocumentBytes();
+  if (max !== undefined && file.size > max) {
+    refuse(tooLargeMessage(file.name, file.size), 'too_large');
     return;
   }
+  let text;
   try {
-    ui.document.value = await file.text();
-    showStatus(`Loaded ${file.name} (${formatBytes(file.size)}). Press "Encrypt and back up" to save it.`);
+    text = await file.text();
   } catch {
-    showError(`Could not read ${file.name}.`, 'input');
+    refuse(`Could not read ${file.name}.`);
+    return;
   }
+  const problem = jsonProblem(text);
+  if (problem) {
+    const named = /\.json$/i.test(file.name) || /json/i.test(file.type);
+    refuse(named ? `${file.name} is not valid JSON: ${problem}.` : `${file.name} is not a JSON file: ${problem}.`);
+    return;
+  }
+  ui.document.value = text;
+  showStatus('backup', `Loaded ${file.name} (${formatBytes(file.size)}) into the text area. Press "Encrypt and back up" to save it.`);
 }
 
 // ---------------------------------------------------------------------------
@@ -436,7 +796,7 @@ async function loadInfo() {
   try {
     info = await getClient().info();
   } catch (error) {
-    showError(describeError(error, 'info'), error instanceof BackupError ? error.code : 'input');
+    showError('account', describeError(error, 'info'), error instanceof BackupError ? error.code : 'input');
     return;
   }
   const parts = [];
@@ -445,28 +805,35 @@ async function loadInfo() {
   if (typeof info.historyDepth === 'number') parts.push(`Keeps your last ${info.historyDepth} versions.`);
   ui.serverInfo.textContent = parts.join(' ');
   ui.serverInfo.hidden = parts.length === 0;
-  ui.inviteField.hidden = info.registration !== 'invite';
-  ui.register.hidden = info.registration === 'closed';
+  ui.modeField.hidden = info.registration === 'closed';
+  setMode(info.registration === 'closed' ? 'use' : ui.modeRegister.checked ? 'register' : 'use');
   ui.secretField.hidden = !(info.signatureRequired && !metaSecret);
-  if (info.maxBackupBytes) {
-    // base64 makes the ciphertext about a third larger than the document.
-    ui.sizeLimit.textContent = `Up to about ${formatBytes(Math.floor((info.maxBackupBytes * 3) / 4) - 64)} of JSON.`;
-  }
+  if (limitText()) ui.sizeLimit.textContent = `A backup can hold up to ${limitText()}.`;
+  showSaveLimits();
 }
 
-ui.form.addEventListener('submit', (e) => e.preventDefault());
+ui.form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (ui.modeRegister.checked) onRegister();
+  else onCheck();
+});
+ui.backupForm.addEventListener('submit', (e) => {
+  e.preventDefault();
+  onSave();
+});
+ui.modeUse.addEventListener('change', () => setMode('use'));
+ui.modeRegister.addEventListener('change', () => setMode('register'));
 ui.username.addEventListener('input', forgetAccount);
 ui.password.addEventListener('input', forgetAccount);
-ui.register.addEventListener('click', onRegister);
-ui.save.addEventListener('click', onSave);
 ui.restore.addEventListener('click', () => restore(undefined));
 ui.versionsLoad.addEventListener('click', onVersions);
 ui.activityLoad.addEventListener('click', onActivity);
 ui.deleteConfirm.addEventListener('change', () => {
-  if (!busy) ui.delete.disabled = !ui.deleteConfirm.checked;
+  ui.delete.disabled = !ui.deleteConfirm.checked;
 });
 ui.delete.addEventListener('click', onDelete);
 ui.file.addEventListener('change', onFile);
+setMode('use');
 
 loadInfo().finally(() => {
   // Marks the end of start-up, whatever its outcome, for automated checks of the page.

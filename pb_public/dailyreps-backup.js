@@ -136,6 +136,9 @@ export function fromHex(hex) {
 
 export function toBase64(bytes) {
   const b = toBytes(bytes, 'bytes');
+  // The built-in encoder where there is one: it is an order of magnitude
+  // faster on a backup of megabytes, which blocks the page while it runs.
+  if (typeof b.toBase64 === 'function') return b.toBase64();
   // Chunked because spreading megabytes into String.fromCharCode overflows the call stack.
   const chunks = [];
   for (let i = 0; i < b.length; i += 0x8000) {
@@ -144,16 +147,81 @@ export function toBase64(bytes) {
   return btoa(chunks.join(''));
 }
 
-const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Standard padded base64 only: atob tolerates whitespace and missing padding,
+// and the server stores standard padded base64, so anything else means the
+// stored data is not ours. Checked with one character class instead of a
+// regular expression of groups of four, which takes seconds on megabytes.
+const NOT_BASE64 = /[^A-Za-z0-9+/]/;
+
+function base64Padding(text) {
+  if (typeof text !== 'string' || text.length % 4 !== 0) return -1;
+  const pad = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return NOT_BASE64.test(pad ? text.slice(0, -pad) : text) ? -1 : pad;
+}
+
+function decodeBase64Into(text, out, at) {
+  const bin = atob(text);
+  for (let i = 0; i < bin.length; i++) out[at + i] = bin.charCodeAt(i);
+  return at + bin.length;
+}
 
 export function fromBase64(text) {
-  // atob tolerates whitespace and missing padding; the server stores standard
-  // padded base64, so anything else means the stored data is not ours.
-  if (typeof text !== 'string' || !BASE64_RE.test(text)) throw new TypeError('invalid base64 string');
-  const bin = atob(text);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  const pad = base64Padding(text);
+  if (pad < 0) throw new TypeError('invalid base64 string');
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  decodeBase64Into(text, out, 0);
   return out;
+}
+
+// Characters (or bytes) handled per slice of long work: a few tens of
+// milliseconds on a slow phone.
+const SLICE = 1 << 18;
+
+/** Lets the event loop run (input, painting) between slices of long work. */
+function yieldToEventLoop() {
+  // Not a timer or an animation frame: both are throttled or paused in a
+  // background tab, where the work would then take minutes.
+  const s = globalThis.scheduler;
+  if (typeof s?.yield === 'function') return s.yield();
+  if (typeof MessageChannel !== 'function') return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
+}
+
+/** fromBase64 in slices, so that decoding megabytes never blocks a page for long. */
+async function fromBase64Sliced(text) {
+  if (typeof text !== 'string' || text.length <= SLICE) return fromBase64(text);
+  const pad = text.length % 4 !== 0 ? -1 : text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  if (pad < 0) throw new TypeError('invalid base64 string');
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  let at = 0;
+  for (let i = 0; i < text.length; i += SLICE) {
+    await yieldToEventLoop();
+    const slice = text.slice(i, i + SLICE);
+    const last = i + SLICE >= text.length;
+    if (NOT_BASE64.test(last && pad ? slice.slice(0, -pad) : slice)) throw new TypeError('invalid base64 string');
+    at = decodeBase64Into(slice, out, at);
+  }
+  return out;
+}
+
+/** Strict UTF-8 decoding in slices, for the same reason. */
+async function decodeUtf8Sliced(bytes) {
+  if (bytes.length <= SLICE) return decoder.decode(bytes);
+  const d = new TextDecoder('utf-8', { fatal: true });
+  const parts = [];
+  for (let i = 0; i < bytes.length; i += SLICE) {
+    await yieldToEventLoop();
+    parts.push(d.decode(bytes.subarray(i, i + SLICE), { stream: true }));
+  }
+  parts.push(d.decode());
+  return parts.join('');
 }
 
 async function sha256Hex(bytes) {
@@ -237,7 +305,7 @@ export async function open(key, data, { bytes = false } = {}) {
   try {
     const envelope = JSON.parse(data);
     if (envelope === null || typeof envelope !== 'object' || Array.isArray(envelope)) throw new TypeError('not an object');
-    encrypted = fromBase64(envelope.encrypted);
+    encrypted = await fromBase64Sliced(envelope.encrypted);
     iv = fromBase64(envelope.nonce);
   } catch (cause) {
     throw new BackupError('The stored backup is not in a format this client can decrypt.', { code: ERROR_CODES.corrupt, cause });
@@ -253,7 +321,7 @@ export async function open(key, data, { bytes = false } = {}) {
   }
   if (bytes) return plain;
   try {
-    return decoder.decode(plain);
+    return await decodeUtf8Sliced(plain);
   } catch (cause) {
     throw new BackupError('The decrypted backup is not valid UTF-8 text.', { code: ERROR_CODES.corrupt, cause });
   }
@@ -544,10 +612,20 @@ export function createClient({ baseUrl, signingSecret, fetch: fetchImpl, timeout
         return json(await send('GET', '/api/usage', { query: credentials }));
       },
 
-      /** DELETE /api/user: removes the account and every stored version. */
-      async delete() {
-        await send('DELETE', '/api/user', { body: credentials });
-        return true;
+      /**
+       * DELETE /api/user: removes this key's backup and every stored version
+       * (and the user, once no backup of theirs is left).
+       * @param {{details?: boolean}} [options] details: resolve to
+       *   {remainingBackups} instead of true; remainingBackups counts the backups
+       *   under other passwords that remain, undefined if the server did not say
+       * @returns {Promise<true|{remainingBackups: number|undefined}>}
+       */
+      async delete({ details = false } = {}) {
+        const response = await send('DELETE', '/api/user', { body: credentials });
+        if (!details) return true;
+        const body = await readJson(response).catch(() => undefined);
+        const n = body?.remainingBackups;
+        return { remainingBackups: Number.isSafeInteger(n) && n >= 0 ? n : undefined };
       },
     };
     // The storage key is a bearer secret for the backups: readable on purpose,

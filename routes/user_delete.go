@@ -30,5 +30,18 @@ func (h *handlers) userDelete(e *core.RequestEvent) error {
 	if err := h.Store.DeleteBackup(e.Request.Context(), id.user, id.key); err != nil {
 		return h.lookupFailed(e, id, err)
 	}
-	return hooks.WriteJSON(e, http.StatusOK, map[string]bool{"success": true})
+	// Under v1 each password is a backup of its own, so the owner learns
+	// whether backups under other passwords survive (usage reports the same
+	// count). Additive: the original client reads only "success". The delete
+	// is done, so a failed count leaves the field out rather than fail it.
+	res := deleteResponse{Success: true}
+	if left, err := h.Store.CountBackups(e.Request.Context(), id.user); err == nil {
+		res.RemainingBackups = &left
+	}
+	return hooks.WriteJSON(e, http.StatusOK, res)
+}
+
+type deleteResponse struct {
+	Success          bool   `json:"success"`
+	RemainingBackups *int64 `json:"remainingBackups,omitempty"`
 }

@@ -23,8 +23,10 @@ func TestDelete(t *testing.T) {
 	}
 	s.Unchanged(before)
 
+	// The other password's backup survives, and the answer says so: an
+	// additive member, the rest of the body as the original client expects.
 	r := s.Do(deleteReq(u, k1))
-	if r.Status != 200 || string(r.Body) != `{"success":true}` {
+	if r.Status != 200 || string(r.Body) != `{"success":true,"remainingBackups":1}` {
 		t.Fatalf("delete = %d %s", r.Status, r.Body)
 	}
 	expectError(t, get(s, u, k1), http.StatusNotFound)
@@ -34,8 +36,8 @@ func TestDelete(t *testing.T) {
 	}
 	// The user row stays while a backup is left, and goes with the last.
 	expectError(t, s.Do(servertest.Request{Method: "POST", Path: "/api/register", Body: map[string]string{"userId": u}}), http.StatusConflict)
-	if r := s.Do(deleteReq(u, k2)); r.Status != 200 {
-		t.Fatalf("delete last: %d", r.Status)
+	if r := s.Do(deleteReq(u, k2)); r.Status != 200 || string(r.Body) != `{"success":true,"remainingBackups":0}` {
+		t.Fatalf("delete last = %d %s", r.Status, r.Body)
 	}
 	register(t, s, u)
 }

@@ -168,6 +168,11 @@ type Store interface {
 	// once no backup of theirs is left. ErrNotFound as for GetBackup.
 	DeleteBackup(ctx context.Context, user, key string) error
 
+	// CountBackups reports how many backups user holds: 0 for an unknown
+	// user. Only for a caller that has proved a key of user (it tells the
+	// owner what a delete left behind).
+	CountBackups(ctx context.Context, user string) (int64, error)
+
 	// Usage reports the user's storage; ErrNotFound as for GetBackup.
 	Usage(ctx context.Context, user, key string) (Usage, error)
 

@@ -9,6 +9,7 @@
 #   web/run-tests.sh protocol     only the Node protocol tests (no server, no browser)
 #   web/run-tests.sh browser      only the page in Chromium
 #   web/run-tests.sh interop      only the Go client and the page together
+#   web/run-tests.sh usability    only the page as a person uses it (screenshots in web/test-artifacts/)
 #
 #   UPDATE_SCREENSHOT=1 web/run-tests.sh browser   also rewrites docs/screenshot.png
 set -euo pipefail
@@ -21,10 +22,10 @@ cd "$web_dir"
 
 suite="${1:-all}"
 case "$suite" in
-  all) files=(test/protocol.test.mjs test/protocol-v2.test.mjs test/browser.test.mjs test/interop.test.mjs) ;;
+  all) files=(test/protocol.test.mjs test/protocol-v2.test.mjs test/browser.test.mjs test/interop.test.mjs test/usability.test.mjs) ;;
   protocol) files=(test/protocol.test.mjs test/protocol-v2.test.mjs) ;;
-  browser | interop) files=("test/$suite.test.mjs") ;;
-  *) echo "usage: $0 [all|protocol|browser|interop]" >&2; exit 2 ;;
+  browser | interop | usability) files=("test/$suite.test.mjs") ;;
+  *) echo "usage: $0 [all|protocol|browser|interop|usability]" >&2; exit 2 ;;
 esac
 
 need() {
@@ -39,7 +40,7 @@ if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0
   exit 1
 fi
 
-if [ ! -d node_modules/playwright-core ]; then
+if [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/axe-core ]; then
   need npm "it comes with Node.js"
   npm ci --no-audit --no-fund
 fi

@@ -18,6 +18,7 @@ import {
   downloadText,
   fillCredentials,
   freePort,
+  outcome,
   launchBrowser,
   openPage as openPageIn,
   repoRoot,
@@ -140,8 +141,13 @@ describe('reference page against the server', () => {
     // An empty document is refused in the page before any request.
     assertError(await act(page, 'save'), 'input', /Paste a JSON document/);
 
+    // No backup under this key: the page asks before starting one, then the
+    // server refuses the unregistered name.
     await page.getByTestId('document').fill('{"a":1}');
-    assertError(await act(page, 'save'), 'not_found', /not registered yet/);
+    await page.getByTestId('save').click();
+    await page.getByTestId('confirm-new-backup').click();
+    await page.waitForSelector('body[aria-busy="false"]');
+    assertError(await outcome(page), 'not_found', /not registered yet/);
 
     assertOk(await act(page, 'register'), /Registered/);
     await fillCredentials(page, username.toUpperCase(), 'another password');
@@ -182,6 +188,9 @@ describe('reference page against the server', () => {
     const page = await openPage(main);
     await fillCredentials(page, uniqueName('errors'), 'pw');
     await page.getByTestId('document').fill('{"a":1}');
+    // The page first asks whether this key has a backup: it has.
+    await page.route('**/api/backup/versions?*', (route) =>
+      route.fulfill({ contentType: 'application/json', body: '{"versions":[{"version":1,"updatedAt":"2025-01-01T00:00:00.000Z","size":60}]}' }));
     const scenarios = [
       [{ status: 413, body: '{"error":"Backup too large."}' }, 'too_large', /too large/],
       [{ status: 429, headers: { 'Retry-After': '42' }, body: '{"error":"Too many requests."}' }, 'rate_limited', /wait 42 seconds/],
@@ -378,7 +387,7 @@ describe('a server started with nothing configured', () => {
   test('the page works end to end (and is photographed for the docs)', async () => {
     const page = await openPage(bare);
     assert.equal(await page.getByTestId('signing-secret').isVisible(), false, 'no secret field without a secret');
-    assert.equal(await page.getByTestId('register').isVisible(), true, 'registration is open');
+    assert.equal(await page.getByTestId('mode-register').isVisible(), true, 'registration is open');
     assert.match(await page.getByTestId('server-info').textContent(), /Keeps your last 10 versions/);
 
     // The default limits allow a burst of 5 API calls, then one per 2 s: a

@@ -229,8 +229,15 @@ export async function fillCredentials(page, username, password) {
   await page.getByTestId('password').fill(password);
 }
 
-/** Clicks a control and waits until the action it starts has finished. */
+/**
+ * Clicks a control and waits until the action it starts has finished.
+ * Register sits behind the "Register a new username" choice, which is made
+ * first when needed.
+ */
 export async function act(page, testId) {
+  if (testId === 'register' && !(await page.getByTestId('register').isVisible())) {
+    await page.getByTestId('mode-register').check();
+  }
   await page.getByTestId(testId).click();
   await page.waitForSelector('body[aria-busy="false"]', { timeout: 60_000 });
   return outcome(page);
@@ -238,12 +245,13 @@ export async function act(page, testId) {
 
 export async function outcome(page) {
   return page.evaluate(() => {
+    // The page shows one message at a time, in the card of the last action.
     const status = document.querySelector('[data-testid="status"]');
     const error = document.querySelector('[data-testid="error"]');
     return {
-      status: status.hidden ? null : status.textContent,
-      error: error.hidden ? null : error.textContent,
-      code: error.hidden ? null : error.dataset.code,
+      status: status ? status.textContent : null,
+      error: error ? error.textContent : null,
+      code: error ? error.dataset.code : null,
     };
   });
 }
