@@ -53,7 +53,7 @@ export class BackupError extends Error {
 export const ERROR_CODES = Object.freeze({
   invalid: 'invalid', // 400, 415
   unauthorized: 'unauthorized', // 401: missing or bad signature, replay, clock skew
-  forbidden: 'forbidden', // 403: registration closed, bad invite, key of another user
+  forbidden: 'forbidden', // 403: registration closed, bad invite, a foreign origin
   notFound: 'not_found', // 404
   alreadyRegistered: 'already_registered', // 409
   stale: 'stale', // 412: If-Match did not match
