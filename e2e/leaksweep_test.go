@@ -57,12 +57,16 @@ func TestLeakSweep(t *testing.T) {
 	if b.dsn != "" {
 		haystacks["the PostgreSQL tables"] = pgRows
 	}
+	runs := hexRuns(secrets)
 	for name, hay := range haystacks {
 		lower := asciiLower(hay)
 		for _, s := range secrets {
 			if bytes.Contains(lower, []byte(strings.ToLower(s.value))) {
 				t.Errorf("%s holds %s", name, s.name)
 			}
+		}
+		if what, at, ok := findRun(lower, runs); ok {
+			t.Errorf("%s holds part of %s: %q", name, what, lower[at:at+hexRun])
 		}
 	}
 
@@ -83,6 +87,38 @@ func TestLeakSweep(t *testing.T) {
 }
 
 type secret struct{ name, value string }
+
+// hexRun is how long a run of hex digits taken from an id or key may not
+// appear anywhere: a prefix or a slice of one narrows a search as the whole
+// does. 16 digits (64 bits) do not turn up by chance.
+const hexRun = 16
+
+// hexRuns maps every run of hexRun digits of the hex secrets to the
+// secret's name.
+func hexRuns(secrets []secret) map[[hexRun]byte]string {
+	runs := map[[hexRun]byte]string{}
+	for _, s := range secrets {
+		v := strings.ToLower(s.value)
+		if strings.Trim(v, "0123456789abcdef") != "" {
+			continue
+		}
+		for i := 0; i+hexRun <= len(v); i++ {
+			runs[[hexRun]byte([]byte(v[i:i+hexRun]))] = s.name
+		}
+	}
+	return runs
+}
+
+// findRun reports the first place in hay (lower case) where a run of runs
+// stands.
+func findRun(hay []byte, runs map[[hexRun]byte]string) (string, int, bool) {
+	for i := 0; i+hexRun <= len(hay); i++ {
+		if name, ok := runs[[hexRun]byte(hay[i:i+hexRun])]; ok {
+			return name, i, true
+		}
+	}
+	return "", 0, false
+}
 
 // asciiLower folds ASCII letters only: bytes.ToLower would rewrite the
 // invalid UTF-8 of binary files, and the secrets are ASCII.
