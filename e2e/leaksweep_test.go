@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
+
 	"github.com/dailyreps/backup/client"
+	"github.com/dailyreps/backup/servertest"
 )
 
 const sweepSecret = "leak-sweep-signing-secret-0123456789"
@@ -36,7 +38,7 @@ func TestLeakSweep(t *testing.T) {
 
 	var pgRows []byte
 	if b.dsn != "" {
-		pgRows = dumpPostgres(t, b.db(t, dir))
+		pgRows = servertest.DumpSchema(t, dbx.NewFromDB(b.db(t, dir), "pgx"))
 	}
 	if code := p.terminate(30 * time.Second); code != 0 { // flushes PocketBase's batched logs
 		t.Fatalf("exit %d: %s", code, p.output())
@@ -289,39 +291,4 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// dumpPostgres returns every row of every table in the schema as JSON text.
-func dumpPostgres(t *testing.T, db *sql.DB) []byte {
-	t.Helper()
-	rows, err := db.Query(`SELECT table_name FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		must(t, rows.Scan(&name))
-		tables = append(tables, name)
-	}
-	must(t, rows.Close())
-	var out []byte
-	for _, table := range tables {
-		r, err := db.Query(`SELECT row_to_json(t)::text FROM "` + table + `" t`)
-		if err != nil {
-			t.Fatalf("dump %s: %v", table, err)
-		}
-		for r.Next() {
-			var row string
-			must(t, r.Scan(&row))
-			out = append(out, row...)
-			out = append(out, '\n')
-		}
-		must(t, r.Close())
-	}
-	if len(tables) == 0 || len(out) == 0 {
-		t.Fatal("the PostgreSQL schema is empty: nothing was checked")
-	}
-	return out
 }
