@@ -33,7 +33,7 @@ func drillData(t *testing.T, p *process) map[[2]string]string {
 	t.Helper()
 	saved := map[[2]string]string{}
 	for _, u := range []struct{ user, key string }{{"drill-ana", "drill-ana-key"}, {"drill-ben", "drill-ben-key"}} {
-		user, key := idOf(u.user), idOf(u.key)
+		user, key := hexID(u.user), hexID(u.key)
 		p.expect(t, registerRequest(user, nil), http.StatusOK)
 		for v := 1; v <= 2; v++ {
 			data := sealedData(strings.Repeat(u.user+" v"+string(rune('0'+v))+" ", 500))
@@ -51,7 +51,7 @@ func expectDrillData(t *testing.T, p *process, saved map[[2]string]string) {
 	t.Helper()
 	for k, data := range saved {
 		version := int64(2)
-		if k[0] == idOf("drill-ben") {
+		if k[0] == hexID("drill-ben") {
 			version = 1
 		}
 		expectBackup(t, p, k[0], k[1], nil, data, version)
@@ -238,7 +238,7 @@ func TestRestoreFromDashboard(t *testing.T) {
 	adminCall(t, p, token, "POST", "/api/backups", map[string]string{"name": "before.zip"}, http.StatusNoContent)
 
 	// Damage after the backup: one user deletes everything.
-	ben, benKey := idOf("drill-ben"), idOf("drill-ben-key")
+	ben, benKey := hexID("drill-ben"), hexID("drill-ben-key")
 	p.expect(t, apiRequest{method: "DELETE", path: "/api/user", body: map[string]string{"userId": ben, "storageKey": benKey}}, http.StatusOK)
 	p.expect(t, getRequest("/api/backup", ben, benKey, nil), http.StatusNotFound)
 

@@ -329,18 +329,26 @@ func newAPI(base string) *api {
 	return &api{base: base, client: &http.Client{Timeout: time.Minute}}
 }
 
-// call sends one request and reads the whole answer.
+// call sends one request and reads the whole answer; header is name,
+// value pairs.
 func (a *api) call(method, path string, body []byte, header ...string) (int, http.Header, []byte, error) {
+	h := http.Header{}
+	if body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		h.Set(header[i], header[i+1])
+	}
+	return a.do(method, path, body, h)
+}
+
+// do is the one place the end-to-end tests send a request from.
+func (a *api) do(method, path string, body []byte, header http.Header) (int, http.Header, []byte, error) {
 	req, err := http.NewRequestWithContext(context.Background(), method, a.base+path, bytes.NewReader(body))
 	if err != nil {
 		return 0, nil, nil, err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
+	req.Header = header.Clone()
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return 0, nil, nil, err

@@ -85,27 +85,8 @@ func (c *container) serve(extra ...string) *process {
 	}
 	go func() { _ = p.cmd.Wait(); close(p.done) }()
 	c.t.Cleanup(p.kill)
-	waitReady(c.t, p)
+	waitReady(c.t, p, 20*time.Second)
 	return p
-}
-
-func waitReady(t *testing.T, p *process) {
-	t.Helper()
-	probe := &http.Client{Timeout: 500 * time.Millisecond}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		select {
-		case <-p.done:
-			t.Fatalf("server exited during start-up: %s", p.output())
-		default:
-		}
-		if resp, err := probe.Get(p.URL + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-	}
-	t.Fatalf("server not ready: %s", p.output())
 }
 
 // healthcheck runs the image's HEALTHCHECK (the ENTRYPOINT's binary, as

@@ -99,24 +99,32 @@ func start(t testing.TB, dataDir string, env ...string) *process {
 	}
 	go func() { _ = cmd.Wait(); close(p.done) }()
 	t.Cleanup(p.kill)
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
+	waitReady(t, p, 20*time.Second)
+	return p
+}
+
+// waitReady polls /health until it answers 200, failing the test when the
+// process exits first or limit passes.
+func waitReady(t testing.TB, p *process, limit time.Duration) {
+	t.Helper()
+	probe := &http.Client{Timeout: 500 * time.Millisecond}
+	for deadline := time.Now().Add(limit); ; time.Sleep(20 * time.Millisecond) {
 		select {
 		case <-p.done:
-			t.Fatalf("server exited during start-up: %s", p.out.String())
+			t.Fatalf("server exited: %s", p.output())
 		default:
 		}
-		c := &http.Client{Timeout: 500 * time.Millisecond}
-		if resp, err := c.Get(p.URL + "/health"); err == nil {
+		status := 0
+		if resp, err := probe.Get(p.URL + "/health"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
+			if status = resp.StatusCode; status == http.StatusOK {
+				return
 			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("/health not 200 (last %d) after %v: %s", status, limit, p.output())
+		}
 	}
-	t.Fatalf("server not ready: %s", p.out.String())
-	return nil
 }
 
 // kill ends the process at once (SIGKILL), as a crash or power cut would.

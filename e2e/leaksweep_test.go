@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pocketbase/dbx"
+
 	"github.com/dailyreps/backup/client"
+	"github.com/dailyreps/backup/servertest"
 )
 
 const sweepSecret = "leak-sweep-signing-secret-0123456789"
@@ -36,7 +38,7 @@ func TestLeakSweep(t *testing.T) {
 
 	var pgRows []byte
 	if b.dsn != "" {
-		pgRows = dumpPostgres(t, b.db(t, dir))
+		pgRows = servertest.DumpSchema(t, dbx.NewFromDB(b.db(t, dir), "pgx"))
 	}
 	if code := p.terminate(30 * time.Second); code != 0 { // flushes PocketBase's batched logs
 		t.Fatalf("exit %d: %s", code, p.output())
@@ -57,12 +59,16 @@ func TestLeakSweep(t *testing.T) {
 	if b.dsn != "" {
 		haystacks["the PostgreSQL tables"] = pgRows
 	}
+	runs := hexRuns(secrets)
 	for name, hay := range haystacks {
 		lower := asciiLower(hay)
 		for _, s := range secrets {
 			if bytes.Contains(lower, []byte(strings.ToLower(s.value))) {
 				t.Errorf("%s holds %s", name, s.name)
 			}
+		}
+		if what, at, ok := findRun(lower, runs); ok {
+			t.Errorf("%s holds part of %s: %q", name, what, lower[at:at+hexRun])
 		}
 	}
 
@@ -83,6 +89,38 @@ func TestLeakSweep(t *testing.T) {
 }
 
 type secret struct{ name, value string }
+
+// hexRun is how long a run of hex digits taken from an id or key may not
+// appear anywhere: a prefix or a slice of one narrows a search as the whole
+// does. 16 digits (64 bits) do not turn up by chance.
+const hexRun = 16
+
+// hexRuns maps every run of hexRun digits of the hex secrets to the
+// secret's name.
+func hexRuns(secrets []secret) map[[hexRun]byte]string {
+	runs := map[[hexRun]byte]string{}
+	for _, s := range secrets {
+		v := strings.ToLower(s.value)
+		if strings.Trim(v, "0123456789abcdef") != "" {
+			continue
+		}
+		for i := 0; i+hexRun <= len(v); i++ {
+			runs[[hexRun]byte([]byte(v[i:i+hexRun]))] = s.name
+		}
+	}
+	return runs
+}
+
+// findRun reports the first place in hay (lower case) where a run of runs
+// stands.
+func findRun(hay []byte, runs map[[hexRun]byte]string) (string, int, bool) {
+	for i := 0; i+hexRun <= len(hay); i++ {
+		if name, ok := runs[[hexRun]byte(hay[i:i+hexRun])]; ok {
+			return name, i, true
+		}
+	}
+	return "", 0, false
+}
 
 // asciiLower folds ASCII letters only: bytes.ToLower would rewrite the
 // invalid UTF-8 of binary files, and the secrets are ASCII.
@@ -256,39 +294,4 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// dumpPostgres returns every row of every table in the schema as JSON text.
-func dumpPostgres(t *testing.T, db *sql.DB) []byte {
-	t.Helper()
-	rows, err := db.Query(`SELECT table_name FROM information_schema.tables
-		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var name string
-		must(t, rows.Scan(&name))
-		tables = append(tables, name)
-	}
-	must(t, rows.Close())
-	var out []byte
-	for _, table := range tables {
-		r, err := db.Query(`SELECT row_to_json(t)::text FROM "` + table + `" t`)
-		if err != nil {
-			t.Fatalf("dump %s: %v", table, err)
-		}
-		for r.Next() {
-			var row string
-			must(t, r.Scan(&row))
-			out = append(out, row...)
-			out = append(out, '\n')
-		}
-		must(t, r.Close())
-	}
-	if len(tables) == 0 || len(out) == 0 {
-		t.Fatal("the PostgreSQL schema is empty: nothing was checked")
-	}
-	return out
 }

@@ -3,12 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,7 +47,7 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 	secret := []byte(signingSecret)
 
 	t.Run("RestoreThroughTheOther", func(t *testing.T) {
-		user, key := idOf("restore-user"), idOf("restore-key")
+		user, key := hexID("restore-user"), hexID("restore-key")
 		a.expect(t, registerRequest(user, secret), http.StatusOK)
 		first := sealedData("saved through A")
 		a.expect(t, saveRequest(user, key, first, secret), http.StatusOK)
@@ -62,7 +59,7 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 	})
 
 	t.Run("SaveLimitHoldsAcrossBoth", func(t *testing.T) {
-		user, key := idOf("limit-user"), idOf("limit-key")
+		user, key := hexID("limit-user"), hexID("limit-key")
 		a.expect(t, registerRequest(user, secret), http.StatusOK)
 		const perHour = 5 // DAILYREPS_SAVES_PER_HOUR's default
 		for i := range perHour {
@@ -80,7 +77,7 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 	})
 
 	t.Run("ReplayRefusedByTheOther", func(t *testing.T) {
-		user, key := idOf("replay-user"), idOf("replay-key")
+		user, key := hexID("replay-user"), hexID("replay-key")
 		a.expect(t, registerRequest(user, secret), http.StatusOK)
 		for i, pair := range [][2]*process{{a, b}, {b, a}} {
 			signed := saveRequest(user, key, sealedData(fmt.Sprint("signed once ", i)), secret).prepare(t)
@@ -92,7 +89,7 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 	})
 
 	t.Run("RegisterRaceHasOneWinner", func(t *testing.T) {
-		user := idOf("race-user")
+		user := hexID("race-user")
 		before := countRows(t, dsn, "users")
 		const racers = 16
 		statuses := make([]int, racers)
@@ -262,22 +259,11 @@ var apiClient = &http.Client{Timeout: 20 * time.Second}
 
 func (p *process) sendPrepared(t testing.TB, pr preparedRequest) apiResponse {
 	t.Helper()
-	req, err := http.NewRequest(pr.method, p.URL+pr.path, bytes.NewReader(pr.body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header = pr.header.Clone()
-	resp, err := apiClient.Do(req)
+	status, header, body, err := (&api{base: p.URL, client: apiClient}).do(pr.method, pr.path, pr.body, pr.header)
 	if err != nil {
 		t.Errorf("%s %s: %v", pr.method, pr.path, err)
-		return apiResponse{}
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Errorf("%s %s: read the response: %v", pr.method, pr.path, err)
-	}
-	return apiResponse{status: resp.StatusCode, header: resp.Header, body: body}
+	return apiResponse{status: status, header: header, body: body}
 }
 
 func (p *process) send(t testing.TB, r apiRequest) apiResponse {
@@ -330,12 +316,6 @@ func expectBackup(t testing.TB, p *process, user, key string, secret []byte, dat
 	if err := json.Unmarshal(resp.body, &got); err != nil || got.Data != data || got.Version != version {
 		t.Fatalf("restored version %d %q (%v), want version %d %q", got.Version, got.Data, err, version, data)
 	}
-}
-
-// idOf is a valid 64-hex id derived from name.
-func idOf(name string) string {
-	sum := sha256.Sum256([]byte(name))
-	return hex.EncodeToString(sum[:])
 }
 
 // sealedData is a well-formed data value standing for a sealed document.

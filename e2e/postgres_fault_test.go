@@ -22,7 +22,7 @@ func TestPostgresOutage(t *testing.T) {
 	proxy, proxied := pgtest.NewProxy(t, dsn)
 	p := start(t, "", "DAILYREPS_DATABASE_URL="+proxied, "DAILYREPS_IP_BURST=100000")
 
-	user, key := idOf("outage-user"), idOf("outage-key")
+	user, key := hexID("outage-user"), hexID("outage-key")
 	p.expect(t, registerRequest(user, nil), http.StatusOK)
 	saved := sealedData("before any outage")
 	p.expect(t, saveRequest(user, key, saved, nil), http.StatusOK)
@@ -37,7 +37,7 @@ func TestPostgresOutage(t *testing.T) {
 		proxy.Down()
 		for _, r := range []apiRequest{
 			{method: "GET", path: "/health"},
-			registerRequest(idOf(fmt.Sprint("newcomer ", round)), nil),
+			registerRequest(hexID(fmt.Sprint("newcomer ", round)), nil),
 			saveRequest(user, key, sealedData(fmt.Sprint("during outage ", round)), nil),
 			getRequest("/api/backup", user, key, nil),
 			getRequest("/api/backup/versions", user, key, nil),
@@ -58,7 +58,7 @@ func TestPostgresOutage(t *testing.T) {
 		pgUnchanged(t, dsn, before)
 
 		proxy.Up()
-		waitHealthy(t, p, 20*time.Second)
+		waitReady(t, p, 20*time.Second)
 		expectBackup(t, p, user, key, nil, saved, version)
 		saved = sealedData(fmt.Sprint("after outage ", round))
 		p.expect(t, saveRequest(user, key, saved, nil), http.StatusOK)
@@ -80,7 +80,7 @@ func TestPostgresHoldsItsLocks(t *testing.T) {
 		"DAILYREPS_DATABASE_URL="+withParams(t, dsn, map[string]string{"application_name": app}),
 		fmt.Sprint("DAILYREPS_DB_MAX_CONNS=", maxConns), "DAILYREPS_DB_QUERY_TIMEOUT=2s",
 		"DAILYREPS_IP_BURST=100000", "DAILYREPS_SAVES_PER_HOUR=0", "DAILYREPS_SAVES_PER_DAY=0")
-	user, key := idOf("patient-user"), idOf("patient-key")
+	user, key := hexID("patient-user"), hexID("patient-key")
 	p.expect(t, registerRequest(user, nil), http.StatusOK)
 	saved := sealedData("before the lock")
 	p.expect(t, saveRequest(user, key, saved, nil), http.StatusOK)
@@ -143,21 +143,4 @@ func TestPostgresHoldsItsLocks(t *testing.T) {
 	}
 	expectBackup(t, p, user, key, nil, saved, 1)
 	p.expect(t, saveRequest(user, key, sealedData("after the lock"), nil), http.StatusOK)
-}
-
-// waitHealthy polls /health until it answers 200, failing the test after
-// limit.
-func waitHealthy(t testing.TB, p *process, limit time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		resp := p.send(t, apiRequest{method: "GET", path: "/health"})
-		if resp.status == http.StatusOK {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/health still %d %s after %v", resp.status, resp.body, limit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

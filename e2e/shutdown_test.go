@@ -13,26 +13,15 @@ import (
 	"time"
 
 	"github.com/dailyreps/backup/servertest"
-	"github.com/dailyreps/backup/store/postgres/pgtest"
 )
-
-// backendEnv is what start needs to use the backend the suite runs on: a
-// fresh PostgreSQL schema when DAILYREPS_TEST_BACKEND=postgres.
-func backendEnv(t *testing.T) []string {
-	t.Helper()
-	if !servertest.Postgres() {
-		return nil
-	}
-	return []string{"DAILYREPS_DATABASE_URL=" + pgtest.DSN(t)}
-}
 
 // SIGTERM in the middle of a slow multi-MiB upload: the server stops
 // accepting connections, lets the upload finish and answer 200, and exits
 // 0; a restart on the same data restores the upload byte for byte.
 func TestSIGTERMLetsUploadFinish(t *testing.T) {
-	env := backendEnv(t)
+	env := suiteBackend(t).env()
 	p := start(t, "", env...)
-	user, key := idOf("shutdown-user"), idOf("shutdown-key")
+	user, key := hexID("shutdown-user"), hexID("shutdown-key")
 	p.expect(t, registerRequest(user, nil), http.StatusOK)
 
 	random := make([]byte, 1536<<10)
@@ -144,7 +133,7 @@ func waitRefused(t *testing.T, p *process) {
 // A realtime stream (the dashboard keeps one open) does not hold a shutdown
 // until its deadline: it is closed, and no request is left in flight.
 func TestSIGTERMClosesRealtimeStreams(t *testing.T) {
-	p := start(t, "", append(backendEnv(t), "DAILYREPS_SHUTDOWN_TIMEOUT=20s")...)
+	p := start(t, "", append(suiteBackend(t).env(), "DAILYREPS_SHUTDOWN_TIMEOUT=20s")...)
 	resp, err := http.Get(p.URL + "/api/realtime")
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -338,6 +340,30 @@ func TestBadInput(t *testing.T) {
 			}
 			s.Unchanged(before)
 		})
+	}
+	accepted := 0
+	for _, c := range cases {
+		if c.status == http.StatusOK {
+			accepted++
+		}
+	}
+	t.Logf("%d bad-input cases: %d refused, %d accepted", len(cases), len(cases)-accepted, accepted)
+	readmeStates(t, fmt.Sprintf("%d bad-input cases: %d refused", len(cases), len(cases)-accepted),
+		fmt.Sprintf("%d accepted", accepted))
+}
+
+// readmeStates fails the test unless README.md says each of the phrases:
+// the figures the README gives are the ones the tests count.
+func readmeStates(t *testing.T, phrases ...string) {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range phrases {
+		if !strings.Contains(string(readme), p) {
+			t.Errorf("README.md does not say %q, which is what the test counts", p)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json/v2"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,6 +66,16 @@ func FuzzSaveBody(f *testing.F) {
 		`{"userid":1,"storageKey":null,"data":[]}`,
 		`[[[[[[[[[[]]]]]]]]]]`,
 		"",
+		// Where a decoder could go wrong in the server and its judge alike.
+		strings.TrimSuffix(saveBody(fuzzUser, fuzzKey, envelope(16, 'd')), "}") + `,"data":` + strconv.Quote(envelope(16, 'e')) + `}`,
+		strings.Replace(saveBody(fuzzUser, fuzzKey, envelope(16, 'f')), `"userId"`, `"UserId"`, 1),
+		strings.Replace(saveBody(fuzzUser, fuzzKey, envelope(16, 'g')), `"userId"`, `"user\u0049d"`, 1),
+		strings.TrimSuffix(saveBody(fuzzUser, fuzzKey, envelope(16, 'h')), "}") + `,"user\u0049d":"` + fuzzUser + `"}`,
+		saveBody(fuzzUser, fuzzKey, `{"encrypted":"AAAAAAAAAAAAAAAAAAAAAA==","nonce":"AAECAwQFBgcICQoL","nonce":"AAECAwQFBgcICQoL"}`),
+		saveBody(fuzzUser, fuzzKey, `{"encrypted":"AAAAAAAAAAAAAAAAAAAAAA==","nonce":"AAECAwQFBgcICQoL","appId":null,"version":7}`),
+		saveBody(fuzzUser, fuzzKey, `{"encrypted":"AAAAAAAAAAAAAAAAAAAAAA==","nonce":"AAECAwQFBgcICQoL","appId":"\ud800"}`),
+		`{"userId":"` + fuzzUser + `","storageKey":"` + fuzzKey + `","data":"QUFB\u0041"}`,
+		"{\"userId\":\"" + fuzzUser + "\",\"storageKey\":\"" + fuzzKey + "\",\"data\":\"QUFB\xff\"}",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -150,11 +159,29 @@ type fuzzSave struct {
 }
 
 // judgeSave is the contract restated for one registered user and no limits:
-// the status a body must get.
+// the status a body must get. It parses with the hand-written oracle, never
+// with the server's decoder.
 func judgeSave(body []byte) (int, fuzzSave) {
 	var req fuzzSave
-	if err := json.Unmarshal(body, &req, json.RejectUnknownMembers(true)); err != nil {
+	obj, err := parseJSONObject(body)
+	if err != nil {
 		return http.StatusBadRequest, req
+	}
+	for name, v := range obj {
+		s, isString := v.(string)
+		if !isString && v != nil {
+			return http.StatusBadRequest, req // a member of another type
+		}
+		switch name {
+		case "userId":
+			req.UserID = s
+		case "storageKey":
+			req.StorageKey = s
+		case "data":
+			req.Data = s
+		default:
+			return http.StatusBadRequest, req // unknown, or in another letter case
+		}
 	}
 	if !isHexID(req.UserID) || !isHexID(req.StorageKey) || req.Data == "" {
 		return http.StatusBadRequest, req
@@ -172,7 +199,7 @@ func judgeSave(body []byte) (int, fuzzSave) {
 }
 
 func judgeQuery(raw string) int {
-	q, err := url.ParseQuery(raw)
+	q, err := parseQuery(raw)
 	if err != nil {
 		return http.StatusBadRequest
 	}
@@ -181,18 +208,24 @@ func judgeQuery(raw string) int {
 			return http.StatusBadRequest
 		}
 	}
-	if !isHexID(q.Get("userId")) || !isHexID(q.Get("storageKey")) {
+	get := func(name string) string {
+		if vs := q[name]; len(vs) == 1 {
+			return vs[0]
+		}
+		return ""
+	}
+	if !isHexID(get("userId")) || !isHexID(get("storageKey")) {
 		return http.StatusBadRequest
 	}
 	version := uint64(1) // the newest, the only one stored
-	if q.Has("version") {
-		n, err := strconv.ParseUint(q.Get("version"), 10, 63)
+	if _, ok := q["version"]; ok {
+		n, err := strconv.ParseUint(get("version"), 10, 63)
 		if err != nil || n == 0 {
 			return http.StatusBadRequest
 		}
 		version = n
 	}
-	if !strings.EqualFold(q.Get("userId"), fuzzUser) || !strings.EqualFold(q.Get("storageKey"), fuzzKey) || version != 1 {
+	if !strings.EqualFold(get("userId"), fuzzUser) || !strings.EqualFold(get("storageKey"), fuzzKey) || version != 1 {
 		return http.StatusNotFound
 	}
 	return http.StatusOK
@@ -209,17 +242,25 @@ func validData(data string) bool {
 		_, ok := decodeB64(data)
 		return ok
 	}
-	var env struct {
-		Encrypted *string `json:"encrypted"`
-		Nonce     *string `json:"nonce"`
-		AppID     *string `json:"appId"`
-		Version   *string `json:"version"`
-	}
-	if err := json.Unmarshal([]byte(data), &env, json.RejectUnknownMembers(true)); err != nil || env.Encrypted == nil || env.Nonce == nil {
+	env, err := parseJSONObject([]byte(data))
+	if err != nil {
 		return false
 	}
-	nonce, ok1 := decodeB64(*env.Nonce)
-	ct, ok2 := decodeB64(*env.Encrypted)
+	for name, v := range env {
+		if _, isString := v.(string); !isString && v != nil {
+			return false
+		}
+		if name != "encrypted" && name != "nonce" && name != "appId" && name != "version" {
+			return false
+		}
+	}
+	encrypted, ok1 := env["encrypted"].(string)
+	nonceB64, ok2 := env["nonce"].(string)
+	if !ok1 || !ok2 {
+		return false
+	}
+	nonce, ok1 := decodeB64(nonceB64)
+	ct, ok2 := decodeB64(encrypted)
 	return ok1 && ok2 && len(nonce) == 12 && len(ct) >= 16
 }
 

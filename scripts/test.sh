@@ -8,7 +8,9 @@
 #
 # PostgreSQL tests run when DAILYREPS_TEST_DATABASE_URL is set, for example
 #   DAILYREPS_TEST_DATABASE_URL='postgres://postgres@127.0.0.1:5432/test?sslmode=disable'
-# and skip with a message otherwise.
+# and skip with a message otherwise. Each suite ends with the list of the
+# tests it skipped; with DAILYREPS_FAIL_ON_SKIP=1 (CI) a skip that is not on
+# .ci/allowed-skips fails the run.
 set -euo pipefail
 export GOTOOLCHAIN=go1.27.3
 cd "$(dirname "$0")/.."
@@ -16,6 +18,15 @@ what=${1:-all}
 step() { printf '\n== %s\n' "$*"; }
 # With -coverpkg each package's line would list every package measured.
 short_cover() { sed -E 's/ of statements in .*/ of the server'"'"'s statements/'; }
+# go test -json through gotestsum: go test's own lines, failures again and
+# DONE N tests at the end, the events kept in $1 for skipcheck, which lists
+# every skipped test.
+gotest() {
+	local events=$1
+	shift
+	go run gotest.tools/gotestsum@v1.13.0 --format standard-quiet --hide-summary skipped --jsonfile "$events" -- "$@"
+}
+skips() { go run ./scripts/skipcheck ${DAILYREPS_FAIL_ON_SKIP:+-strict} -allow .ci/allowed-skips "$@"; }
 
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go') $(git ls-files --others --exclude-standard '*.go'))
@@ -33,12 +44,14 @@ trap 'rm -rf "$cover"' EXIT
 pkgs=$(go list ./... | grep -v '/scripts/' | paste -sd, -)
 
 step "go test (SQLite)"
-go test -count=1 -timeout 15m -coverpkg="$pkgs" -coverprofile="$cover/sqlite.out" ./... 2>&1 | short_cover
+gotest "$cover/sqlite.json" -count=1 -timeout 15m -coverpkg="$pkgs" -coverprofile="$cover/sqlite.out" ./... 2>&1 | short_cover
+skips "$cover/sqlite.json"
 
 if [ -n "${DAILYREPS_TEST_DATABASE_URL:-}" ]; then
 	step "go test (API suite on PostgreSQL)"
-	DAILYREPS_TEST_BACKEND=postgres go test -count=1 -timeout 15m -coverpkg="$pkgs" \
+	DAILYREPS_TEST_BACKEND=postgres gotest "$cover/postgres.json" -count=1 -timeout 15m -coverpkg="$pkgs" \
 		-coverprofile="$cover/postgres.out" ./routes/... ./server/... ./e2e/... ./client/... ./commands/... 2>&1 | short_cover
+	skips "$cover/postgres.json"
 else
 	step "go test (API suite on PostgreSQL): skipped, DAILYREPS_TEST_DATABASE_URL is not set"
 fi

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"testing"
 
 	"github.com/pocketbase/dbx"
 )
@@ -67,22 +68,32 @@ func (s *Server) DB() dbx.Builder {
 // schema as JSON text, for the leak tests.
 func (s *Server) DumpPostgres() []byte {
 	s.t.Helper()
+	return DumpSchema(s.t, s.DB())
+}
+
+// DumpSchema returns every row of every table in db's current schema as
+// JSON text (PostgreSQL), failing the test when there is nothing to dump.
+func DumpSchema(t testing.TB, db dbx.Builder) []byte {
+	t.Helper()
 	var tables []string
-	err := s.DB().NewQuery(`SELECT table_name FROM information_schema.tables
+	err := db.NewQuery(`SELECT table_name FROM information_schema.tables
 		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`).Column(&tables)
 	if err != nil || len(tables) == 0 {
-		s.t.Fatalf("list tables: %v (%d)", err, len(tables))
+		t.Fatalf("list tables: %v (%d)", err, len(tables))
 	}
 	var out []byte
 	for _, table := range tables {
 		var rows []string
-		if err := s.DB().NewQuery(`SELECT row_to_json(t)::text FROM "` + table + `" t`).Column(&rows); err != nil {
-			s.t.Fatalf("dump %s: %v", table, err)
+		if err := db.NewQuery(`SELECT row_to_json(t)::text FROM "` + table + `" t`).Column(&rows); err != nil {
+			t.Fatalf("dump %s: %v", table, err)
 		}
 		for _, r := range rows {
 			out = append(out, r...)
 			out = append(out, '\n')
 		}
+	}
+	if len(out) == 0 {
+		t.Fatal("the PostgreSQL schema is empty: nothing was checked")
 	}
 	return out
 }

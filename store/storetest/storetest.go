@@ -716,11 +716,113 @@ func testPrune(t *testing.T, s store.Store) {
 
 // testErrorSet: a refused operation reports only the documented errors.
 func testErrorSet(t *testing.T, s store.Store) {
-	u := ID("u")
-	mustRegister(t, s, u)
-	_, err := s.Versions(ctx, u, ID("none"))
-	expectErr(t, err, store.ErrNotFound)
-	_, err = s.Activity(ctx, u, ID("none"))
-	expectErr(t, err, store.ErrNotFound)
-	expectErr(t, s.DeleteBackup(ctx, ID("none"), ID("none")), store.ErrNotFound)
+	owner, other, stranger := ID("err-owner"), ID("err-other"), ID("err-unregistered")
+	key, otherKey, none := ID("err-key"), ID("err-other-key"), ID("err-none")
+	mustRegister(t, s, owner)
+	mustRegister(t, s, other)
+	mustSave(t, s, owner, key, "AAAA", t0, noLimits)
+	mustSave(t, s, other, otherKey, "BBBB", t0, noLimits)
+	// A user of its own for the save limits, each reached by a first save.
+	limited, perHour, perDay := ID("err-limited"), store.SaveLimits{PerHour: 1, HistoryDepth: 1}, store.SaveLimits{PerDay: 1, HistoryDepth: 1}
+	mustRegister(t, s, limited)
+	mustSave(t, s, limited, ID("err-hourly"), "DDDD", t0, perHour)
+	mustSave(t, s, limited, ID("err-daily"), "DDDD", t0.Add(2*time.Hour), perDay)
+	var stale *store.StaleError
+	var limit *store.LimitError
+	// Each method's every error outcome, and the exact member of the closed
+	// set it must be (a sentinel by errors.Is, or a type by errors.As).
+	for _, c := range []struct {
+		what string
+		err  error
+		want any // a sentinel, **store.StaleError, **store.LimitError, or nil
+	}{
+		{"Register of a registered user", s.Register(ctx, owner, t0), store.ErrExists},
+		{"SaveBackup of an unknown user", second(save(s, stranger, none, "CCCC", t0, noLimits)), store.ErrNotFound},
+		{"SaveBackup of another user's key", second(save(s, owner, otherKey, "CCCC", t0, noLimits)), store.ErrKeyOwned},
+		{"SaveBackup on a stale If-Match", second(s.SaveBackup(ctx, store.SaveRequest{User: owner, Key: key, Data: "CCCC", IfMatch: 9, Now: t0, Limits: noLimits})), &stale},
+		{"SaveBackup past the quota", second(save(s, owner, key, "CCCCCCCC", t0, store.SaveLimits{QuotaBytes: 6, HistoryDepth: 1})), store.ErrQuota},
+		{"SaveBackup past the hourly limit", second(save(s, limited, ID("err-hourly"), "EEEE", t0.Add(time.Minute), perHour)), &limit},
+		{"SaveBackup past the daily limit", second(save(s, limited, ID("err-daily"), "EEEE", t0.Add(3*time.Hour), perDay)), &limit},
+		{"SaveBackup past the backups per user", second(save(s, owner, none, "CCCC", t0, store.SaveLimits{MaxBackupsPerUser: 1, HistoryDepth: 1})), &limit},
+		{"GetBackup of an unknown user", second(s.GetBackup(ctx, stranger, key, 0)), store.ErrNotFound},
+		{"GetBackup of an unknown key", second(s.GetBackup(ctx, owner, none, 0)), store.ErrNotFound},
+		{"GetBackup of another user's key", second(s.GetBackup(ctx, owner, otherKey, 0)), store.ErrNotFound},
+		{"GetBackup of an unknown version", second(s.GetBackup(ctx, owner, key, 99)), store.ErrNotFound},
+		{"Versions of an unknown user", second(s.Versions(ctx, stranger, key)), store.ErrNotFound},
+		{"Versions of an unknown key", second(s.Versions(ctx, owner, none)), store.ErrNotFound},
+		{"Versions of another user's key", second(s.Versions(ctx, owner, otherKey)), store.ErrNotFound},
+		{"Usage of an unknown user", second(s.Usage(ctx, stranger, key)), store.ErrNotFound},
+		{"Usage of an unknown key", second(s.Usage(ctx, owner, none)), store.ErrNotFound},
+		{"Usage of another user's key", second(s.Usage(ctx, owner, otherKey)), store.ErrNotFound},
+		{"Activity of an unknown user", second(s.Activity(ctx, stranger, key)), store.ErrNotFound},
+		{"Activity of an unknown key", second(s.Activity(ctx, owner, none)), store.ErrNotFound},
+		{"Activity of another user's key", second(s.Activity(ctx, owner, otherKey)), store.ErrNotFound},
+		{"DeleteBackup of an unknown user", s.DeleteBackup(ctx, stranger, key), store.ErrNotFound},
+		{"DeleteBackup of an unknown key", s.DeleteBackup(ctx, owner, none), store.ErrNotFound},
+		{"DeleteBackup of another user's key", s.DeleteBackup(ctx, owner, otherKey), store.ErrNotFound},
+		{"RecordEvents of an unknown user (dropped)", s.RecordEvents(ctx, []store.EventRecord{{User: stranger, Key: key, Kind: store.EventSaved, At: t0}}), nil},
+		{"UseNonce, first use", s.UseNonce(ctx, ID("nonce"), t0.Add(time.Minute), t0), nil},
+		{"UseNonce, replayed", s.UseNonce(ctx, ID("nonce"), t0.Add(time.Minute), t0), store.ErrReplay},
+		{"UseNonce, once expired", s.UseNonce(ctx, ID("nonce"), t0.Add(3*time.Minute), t0.Add(2*time.Minute)), nil},
+		{"Hit, under the limit", s.Hit(ctx, "err-bucket", time.Hour, 1, t0), nil},
+		{"Hit, over the limit", s.Hit(ctx, "err-bucket", time.Hour, 1, t0), &limit},
+		{"CreateInvite", s.CreateInvite(ctx, ID("invite"), t0.Add(time.Hour), t0), nil},
+		{"UseInvite of an unknown code", s.UseInvite(ctx, ID("no-invite"), ID("err-invitee"), t0), store.ErrNotFound},
+		{"UseInvite for a registered user", s.UseInvite(ctx, ID("invite"), owner, t0), store.ErrExists},
+		{"UseInvite, left unused by the refusal", s.UseInvite(ctx, ID("invite"), ID("err-invitee"), t0), nil},
+		{"UseInvite, used", s.UseInvite(ctx, ID("invite"), ID("err-invitee-2"), t0), store.ErrNotFound},
+		{"CreateInvite, expiring", s.CreateInvite(ctx, ID("old-invite"), t0.Add(time.Minute), t0), nil},
+		{"UseInvite, expired", s.UseInvite(ctx, ID("old-invite"), ID("err-invitee-3"), t0.Add(time.Hour)), store.ErrNotFound},
+		{"CheckFingerprint, first", second(s.CheckFingerprint(ctx, ID("fp"))), nil},
+		{"CheckFingerprint, another", second(s.CheckFingerprint(ctx, ID("fp-2"))), nil},
+		{"Stats", second(s.Stats(ctx)), nil},
+		{"Ping", s.Ping(ctx), nil},
+		{"Prune", s.Prune(ctx, t0.Add(48*time.Hour)), nil},
+	} {
+		switch want := c.want.(type) {
+		case nil:
+			if c.err != nil {
+				t.Errorf("%s: %v, want no error", c.what, c.err)
+			}
+		case error:
+			if !errors.Is(c.err, want) {
+				t.Errorf("%s: %v, want %v", c.what, c.err, want)
+			}
+		default:
+			if !errors.As(c.err, want) {
+				t.Errorf("%s: %v, want a %T", c.what, c.err, want)
+			}
+		}
+		if !inClosedSet(c.err) {
+			t.Errorf("%s: %v is outside the closed set", c.what, c.err)
+		}
+	}
+	if stale == nil || stale.Current != 1 {
+		t.Errorf("StaleError = %+v, want Current 1", stale)
+	}
+	// Nothing refused above changed what the owner and the other user hold.
+	for user, k := range map[string]string{owner: key, other: otherKey} {
+		if b, err := s.GetBackup(ctx, user, k, 0); err != nil || b.Version != 1 {
+			t.Errorf("after the refusals: %+v %v", b, err)
+		}
+	}
+}
+
+// second is the error of a call that returns a value and an error.
+func second[T any](_ T, err error) error { return err }
+
+// inClosedSet reports whether err is nil or one the callers understand.
+func inClosedSet(err error) bool {
+	var le *store.LimitError
+	var se *store.StaleError
+	if err == nil || errors.As(err, &le) || errors.As(err, &se) {
+		return true
+	}
+	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrKeyOwned, store.ErrQuota,
+		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
