@@ -738,7 +738,7 @@ func testErrorSet(t *testing.T, s store.Store) {
 	}{
 		{"Register of a registered user", s.Register(ctx, owner, t0), store.ErrExists},
 		{"SaveBackup of an unknown user", second(save(s, stranger, none, "CCCC", t0, noLimits)), store.ErrNotFound},
-		{"SaveBackup of another user's key", second(save(s, owner, otherKey, "CCCC", t0, noLimits)), store.ErrKeyOwned},
+		{"SaveBackup past the backups per address", second(s.SaveBackup(ctx, store.SaveRequest{User: owner, Key: none, Data: "CCCC", Now: t0, Creator: "", Limits: store.SaveLimits{MaxBackupsPerAddress: 1, HistoryDepth: 1}})), &limit},
 		{"SaveBackup on a stale If-Match", second(s.SaveBackup(ctx, store.SaveRequest{User: owner, Key: key, Data: "CCCC", IfMatch: 9, Now: t0, Limits: noLimits})), &stale},
 		{"SaveBackup past the quota", second(save(s, owner, key, "CCCCCCCC", t0, store.SaveLimits{QuotaBytes: 6, HistoryDepth: 1})), store.ErrQuota},
 		{"SaveBackup past the hourly limit", second(save(s, limited, ID("err-hourly"), "EEEE", t0.Add(time.Minute), perHour)), &limit},
@@ -818,7 +818,7 @@ func inClosedSet(err error) bool {
 	if err == nil || errors.As(err, &le) || errors.As(err, &se) {
 		return true
 	}
-	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrKeyOwned, store.ErrQuota,
+	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrQuota,
 		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace} {
 		if errors.Is(err, e) {
 			return true
