@@ -8,7 +8,6 @@ type queries struct {
 	backupForSave, insertBackup, updateBackup       string
 	condUpdateBackup, getNewest, getNewestAtVersion string
 	listNewest                                      string
-	storedBytes                                     string
 }
 
 func buildQueries(d Dialect) queries {
@@ -30,9 +29,6 @@ func buildQueries(d Dialect) queries {
 			WHERE storage_key = {:key} AND user_id = {:user} AND version = {:version}`, d.Updated),
 		listNewest: fmt.Sprintf(`SELECT version, %s, size FROM backups
 			WHERE storage_key = {:key} AND user_id = {:user}`, d.Updated),
-
-		storedBytes: `SELECT COALESCE((SELECT SUM(size) FROM backups), 0) +
-			COALESCE((SELECT SUM(size) FROM backup_history), 0)`,
 	}
 }
 

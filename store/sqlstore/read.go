@@ -90,20 +90,6 @@ func (s *Store) owns(ctx context.Context, db dbx.Builder, user, key string) erro
 	return s.fail(err)
 }
 
-// Stats implements store.Store.
-func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	var st store.Stats
-	err := s.read.NewQuery(`SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM backups),
-		(SELECT COUNT(*) FROM backup_history)`).WithContext(ctx).Row(&st.Users, &st.Backups, &st.Versions)
-	if err == nil {
-		err = s.read.NewQuery(s.q.storedBytes).WithContext(ctx).Row(&st.StoredBytes)
-	}
-	st.Versions += st.Backups
-	return st, s.fail(err)
-}
-
 // Ping implements store.Store with a real round trip through the schema.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.ctx(ctx)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,10 @@ func Run(t *testing.T, newStore Factory) {
 		"Prune":               testPrune,
 		"ErrorsAreClosedSet":  testErrorSet,
 		"ActivityUnknownUser": testActivityUnknown,
+		"UsageFigures":        testUsageFigures,
+		"AdminList":           testAdminList,
+		"AdminListBadQuery":   testAdminListBadQuery,
+		"DeleteUser":          testDeleteUser,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -422,7 +427,7 @@ func testDelete(t *testing.T, s store.Store) {
 	if err := s.Register(ctx, u, t0); err != nil {
 		t.Fatalf("register after the user was removed: %v", err)
 	}
-	st, _ := s.Stats(ctx)
+	st, _ := s.Stats(ctx, t0)
 	if st.Backups != 0 || st.Versions != 0 || st.StoredBytes != 0 {
 		t.Fatalf("stats after delete = %+v", st)
 	}
@@ -569,8 +574,9 @@ func testStats(t *testing.T, s store.Store) {
 	mustRegister(t, s, ID("b"))
 	mustSave(t, s, ID("a"), ID("k"), "1234", t0, noLimits)
 	mustSave(t, s, ID("a"), ID("k"), "12", t0, noLimits)
-	st, err := s.Stats(ctx)
-	if err != nil || st != (store.Stats{Users: 2, Backups: 1, Versions: 2, StoredBytes: 6}) {
+	st, err := s.Stats(ctx, t0)
+	if err != nil || !reflect.DeepEqual(st, store.Stats{Users: 2, Backups: 1, Versions: 2, StoredBytes: 6, NewestBytes: 2,
+		HistoryBytes: 4, LargestBackup: 2, UsersWithBackups: 1, Today: map[string]int64{}}) {
 		t.Fatalf("stats = %+v, %v", st, err)
 	}
 }
