@@ -10,6 +10,7 @@ import (
 	"github.com/ganigeorgiev/fexpr"
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
+	"github.com/pocketbase/pocketbase/tools/search"
 
 	"github.com/dailyreps/backup/store"
 	"github.com/dailyreps/backup/usage"
@@ -309,17 +310,19 @@ func parseList(v map[string][]string) (listQuery, error) {
 	return q, nil
 }
 
-func listResult(q listQuery, total int64, items []map[string]any) map[string]any {
-	pages := int64(-1)
+// listResult is PocketBase's own result type, so that ?fields= picks from
+// the items as it does for PocketBase's lists.
+func listResult(q listQuery, total int64, items []map[string]any) *search.Result {
+	pages := -1
 	if q.skipTotal {
 		total = -1
 	} else {
-		pages = int64(math.Ceil(float64(total) / float64(q.perPage)))
+		pages = int(math.Ceil(float64(total) / float64(q.perPage)))
 	}
 	if items == nil {
 		items = []map[string]any{}
 	}
-	return map[string]any{"page": q.page, "perPage": q.perPage, "totalItems": total, "totalPages": pages, "items": items}
+	return &search.Result{Page: q.page, PerPage: q.perPage, TotalItems: int(total), TotalPages: pages, Items: items}
 }
 
 // parseFilter reads a PocketBase filter made of comparisons joined all by
