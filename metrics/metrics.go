@@ -9,6 +9,7 @@ package metrics
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -38,6 +39,10 @@ type Options struct {
 	// Gauges reads the store's figures (cached by the caller); nil: not
 	// reported. An error sets dailyreps_store_up to 0 and leaves them out.
 	Gauges func(context.Context) ([]Gauge, error)
+	// FreeDisk reads the free bytes of the data directory's disk; nil: not
+	// reported. MinFreeDisk is /health's threshold, reported beside it.
+	FreeDisk    func() (uint64, error)
+	MinFreeDisk int64
 }
 
 // Registry holds the collectors. It is safe for concurrent use.
@@ -78,6 +83,22 @@ func New(o Options) *Registry {
 	start.Set(float64(o.Now().UnixMilli()) / 1000)
 	r.reg.MustRegister(r.requests, r.latency, r.refusals, buildInfo, start,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.FreeDisk != nil {
+		r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dailyreps_free_disk_bytes", Help: "Free bytes on the data directory's disk (NaN when unreadable).",
+		}, func() float64 {
+			free, err := o.FreeDisk()
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(free)
+		}))
+		minFree := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dailyreps_min_free_disk_bytes", Help: "The free disk below which /health fails (DAILYREPS_MIN_FREE_DISK_BYTES).",
+		})
+		minFree.Set(float64(o.MinFreeDisk))
+		r.reg.MustRegister(minFree)
+	}
 	if o.Gauges != nil {
 		r.reg.MustRegister(&storeCollector{read: o.Gauges})
 	}

@@ -378,4 +378,3 @@ func condition(x fexpr.Expr) (store.AdminCond, error) {
 	op := strings.TrimPrefix(string(x.Op), "?")
 	return store.AdminCond{Field: x.Left.Literal, Op: op, Value: x.Right.Literal}, nil
 }
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -39,13 +40,16 @@ func usageFigures(st store.Store, events *activity.Recorder, tally *usage.Tally,
 // the token is 401, so that a misconfigured scraper is easy to tell apart
 // from a wrong URL; the token is long and random, so the 401 gives nothing
 // away.
-func metricsEndpoint(cfg config.Config, figures *usage.Cache, now func() time.Time) (func(*core.RequestEvent) error, hooks.Observer) {
+func metricsEndpoint(cfg config.Config, figures *usage.Cache, now func() time.Time, dataDir string,
+	freeDisk func(string) (uint64, error)) (func(*core.RequestEvent) error, hooks.Observer) {
 	if cfg.MetricsToken == "" {
 		return nil, nil
 	}
 	reg := metrics.New(metrics.Options{
-		Version: routes.Version,
-		Now:     now,
+		Version:     routes.Version,
+		Now:         now,
+		FreeDisk:    func() (uint64, error) { return freeDisk(dataDir) },
+		MinFreeDisk: cfg.MinFreeDiskBytes,
 		Gauges: func(ctx context.Context) ([]metrics.Gauge, error) {
 			st, err := figures.Get(ctx)
 			if err != nil {
@@ -70,6 +74,15 @@ func metricsEndpoint(cfg config.Config, figures *usage.Cache, now func() time.Ti
 		return nil
 	}
 	return serve, reg.Observe
+}
+
+// statfsFree is the free space of path's disk for an unprivileged writer.
+func statfsFree(path string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
 }
 
 // observers calls each non-nil observer in turn; nil when there is none.

@@ -120,7 +120,11 @@ func open(app core.App, cfg config.Config, logger func() *slog.Logger, opts Opti
 	})
 	figures := usageFigures(st, events, tally, opts.Now, logger)
 	stopPrune := startPruning(st, opts.Now, logger)
-	metricsGet, observe := metricsEndpoint(cfg, figures, opts.Now)
+	freeDisk := opts.FreeDisk
+	if freeDisk == nil {
+		freeDisk = statfsFree
+	}
+	metricsGet, observe := metricsEndpoint(cfg, figures, opts.Now, app.DataDir(), freeDisk)
 	// Terminate hooks can fire more than once (a signal, then a cleanup).
 	closeAll := sync.OnceFunc(func() {
 		stopPrune()
