@@ -88,7 +88,7 @@ func Figures(st store.Stats) []Figure {
 		add(k.kind+"s_today_refused", metric, "outcome", "refused", help, float64(refusals), st.Active1d)
 		add(k.kind+"s_today_failed", metric, "outcome", "failed", help, float64(today[k.failed]), st.Active1d)
 		rate := Figure{ID: k.kind + "_success_rate_today", Metric: "dailyreps_" + k.kind + "_success_ratio_today",
-			Help: "Share of today's " + k.kind + "s that succeeded (0 to 1); absent before the first.",
+			Help:     "Share of today's " + k.kind + "s that succeeded (0 to 1); absent before the first.",
 			Withheld: total == 0 || st.Active1d < MinUsers}
 		if total > 0 {
 			rate.Value = float64(today[k.ok]) / float64(total)
