@@ -22,14 +22,15 @@ import (
 //
 //   - stats (both backends): the usage figures, computed from the store
 //     (cached at most usage.DefaultTTL), read-only;
-//   - users and backups on PostgreSQL: rows read from PostgreSQL at each
-//     request, metadata only, read-only except deleting a user. PocketBase's
-//     own tables for them stay empty. Nothing is copied or cached, so every
+//   - backups (both backends) and users on PostgreSQL: rows read from the
+//     store's database at each request, metadata only (the store selects no
+//     data column), read-only except deleting. On PostgreSQL PocketBase's own
+//     tables for them stay empty; nothing is copied or cached, so every
 //     instance sharing the database shows the same rows;
-//   - deleting a user (both backends) goes through the store, which removes
-//     every backup, version and event of theirs in one transaction;
-//   - on SQLite, PocketBase lists users and backups itself, and a hook takes
-//     the data out of every backup it returns.
+//   - deleting a user or a backup (both backends) goes through the store,
+//     which removes every backup, version and event concerned in one
+//     transaction;
+//   - on SQLite, PocketBase lists users itself (an id and a date each).
 //
 // Only superusers get past: for anyone else the request goes on to
 // PocketBase, whose nil rules refuse it.
@@ -49,30 +50,6 @@ type dashboard struct {
 func bindDashboard(se *core.ServeEvent, st store.Store, figures *usage.Cache, fromStore bool) {
 	d := &dashboard{st: st, figures: figures, fromStore: fromStore}
 	se.Router.Bind(&hook.Handler[*core.RequestEvent]{Id: "drDashboard", Priority: dashboardPriority, Func: d.serve})
-	strip := func(e *core.RecordsListRequestEvent) error {
-		e.Result.Items = backupItems(e.Records)
-		e.Records = nil
-		return e.Next()
-	}
-	se.App.OnRecordsListRequest("backups").Bind(&hook.Handler[*core.RecordsListRequestEvent]{Id: "drBackupsNoData", Func: strip})
-	se.App.OnRecordViewRequest("backups").Bind(&hook.Handler[*core.RecordRequestEvent]{Id: "drBackupNoData",
-		Func: func(e *core.RecordRequestEvent) error {
-			return e.JSON(http.StatusOK, backupItems([]*core.Record{e.Record})[0])
-		}})
-}
-
-// backupItems is what a listing shows of PocketBase's backup records: every
-// field but the data.
-func backupItems(records []*core.Record) []map[string]any {
-	out := make([]map[string]any, 0, len(records))
-	for _, r := range records {
-		item := map[string]any{"collectionId": r.Collection().Id, "collectionName": r.Collection().Name, "id": r.Id}
-		for _, f := range []string{"storage_key", "user_id", "version", "size", "created", "updated"} {
-			item[f] = r.Get(f)
-		}
-		out = append(out, item)
-	}
-	return out
 }
 
 func (d *dashboard) serve(e *core.RequestEvent) error {
@@ -95,9 +72,12 @@ func (d *dashboard) serve(e *core.RequestEvent) error {
 			return d.fromDatabase(e, collection, store.AdminUsers, id)
 		}
 	case "backups":
-		if d.fromStore {
-			return d.fromDatabase(e, collection, store.AdminBackups, id)
+		// On both backends: PocketBase's own listing would read every blob
+		// (it selects whole rows) only to leave the data out.
+		if e.Request.Method == http.MethodDelete && id != "" {
+			return d.deleteBackup(e, id)
 		}
+		return d.fromDatabase(e, collection, store.AdminBackups, id)
 	}
 	return e.Next()
 }
@@ -132,6 +112,28 @@ func (d *dashboard) deleteUser(e *core.RequestEvent, id string) error {
 	}
 	if err != nil {
 		return e.InternalServerError("Failed to delete the user.", err)
+	}
+	return e.NoContent(http.StatusNoContent)
+}
+
+// deleteBackup removes one backup with its history and activity, and its
+// user once no backup of theirs is left, as DELETE /api/user does.
+func (d *dashboard) deleteBackup(e *core.RequestEvent, key string) error {
+	ctx := e.Request.Context()
+	page, err := d.st.AdminList(ctx, store.AdminQuery{Table: store.AdminBackups, Limit: 1,
+		Where: []store.AdminCond{{Field: "id", Op: "=", Value: key}}})
+	if err != nil {
+		return e.InternalServerError("", err)
+	}
+	if len(page.Rows) == 0 {
+		return e.NotFoundError("", nil)
+	}
+	err = d.st.DeleteBackup(ctx, page.Rows[0].User, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return e.NotFoundError("", nil)
+	}
+	if err != nil {
+		return e.InternalServerError("Failed to delete the backup.", err)
 	}
 	return e.NoContent(http.StatusNoContent)
 }

@@ -29,7 +29,7 @@ type list struct {
 
 // authAs signs in through the records API as the dashboard does and returns
 // the token.
-func authAs(t *testing.T, s *servertest.Server, collection, email, password string) string {
+func authAs(t testing.TB, s *servertest.Server, collection, email, password string) string {
 	t.Helper()
 	c, err := s.App.FindCollectionByNameOrId(collection)
 	if err != nil {
@@ -49,7 +49,7 @@ func authAs(t *testing.T, s *servertest.Server, collection, email, password stri
 	return r.JSON(t)["token"].(string)
 }
 
-func getAs(t *testing.T, s *servertest.Server, token, path string) *servertest.Response {
+func getAs(t testing.TB, s *servertest.Server, token, path string) *servertest.Response {
 	t.Helper()
 	h := map[string]string{}
 	if token != "" {
@@ -236,4 +236,46 @@ func TestDashboardShowsTheStore(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Deleting a backup in the dashboard goes through the store: its history
+// goes with it, the user's other backup stays, and the user goes with the
+// last one. Backups cannot be edited there.
+func TestDashboardDeletesABackup(t *testing.T) {
+	s := servertest.New(t)
+	u, k1, k2 := servertest.ID("del-user"), servertest.ID("del-key-1"), servertest.ID("del-key-2")
+	do := func(method, path string, body any, want int) {
+		t.Helper()
+		if r := s.Do(servertest.Request{Method: method, Path: path, Body: body}); r.Status != want {
+			t.Fatalf("%s %s = %d, want %d (%s)", method, path, r.Status, want, r.Body)
+		}
+	}
+	do("POST", "/api/register", map[string]string{"userId": u}, 200)
+	do("POST", "/api/backup", map[string]string{"userId": u, "storageKey": k1, "data": envelopeOf(100)}, 200)
+	s.Clock.Advance(time.Minute)
+	do("POST", "/api/backup", map[string]string{"userId": u, "storageKey": k2, "data": envelopeOf(200)}, 200)
+	admin := authAs(t, s, core.CollectionNameSuperusers, "admin@example.com", "admin-password-123")
+	keys := ids(listAs(t, s, admin, "backups", url.Values{"sort": {"created"}}), "id")
+	if len(keys) != 2 {
+		t.Fatalf("backups: %v", keys)
+	}
+	send := func(method, id string, body any) int {
+		return s.Do(servertest.Request{Method: method, Path: "/api/collections/backups/records/" + id, Body: body,
+			Header: map[string]string{"Authorization": admin}}).Status
+	}
+	if st := send("PATCH", keys[0], map[string]any{"size": 1}); st != http.StatusBadRequest {
+		t.Fatalf("PATCH a backup: %d", st)
+	}
+	if st := send("DELETE", keys[0], nil); st != http.StatusNoContent {
+		t.Fatalf("DELETE a backup: %d", st)
+	}
+	if st := send("DELETE", keys[0], nil); st != http.StatusNotFound {
+		t.Fatalf("DELETE it again: %d", st)
+	}
+	do("GET", "/api/backup?userId="+u+"&storageKey="+k1, nil, 404)
+	do("GET", "/api/backup?userId="+u+"&storageKey="+k2, nil, 200)
+	if st := send("DELETE", keys[1], nil); st != http.StatusNoContent {
+		t.Fatalf("DELETE the last backup: %d", st)
+	}
+	do("POST", "/api/register", map[string]string{"userId": u}, 200) // the user went with it
 }
