@@ -27,6 +27,7 @@ type Recorder struct {
 	closed  bool
 	wg      sync.WaitGroup
 	dropped atomic.Int64
+	tap     atomic.Pointer[func(kind string)]
 }
 
 // New starts a recorder that writes to st every interval.
@@ -37,8 +38,15 @@ func New(st store.Store, every time.Duration, logger func() *slog.Logger) *Recor
 	return r
 }
 
+// Tap has f called with the kind of every event recorded from now on (the
+// day's usage counters count failed attempts this way).
+func (r *Recorder) Tap(f func(kind string)) { r.tap.Store(&f) }
+
 // Record queues one event.
 func (r *Recorder) Record(user, key, kind string, at time.Time) {
+	if f := r.tap.Load(); f != nil {
+		(*f)(kind)
+	}
 	select {
 	case r.ch <- store.EventRecord{User: user, Key: key, Kind: kind, At: at}:
 	default:

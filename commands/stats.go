@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/spf13/cobra"
@@ -59,7 +60,7 @@ func collectStats(ctx context.Context, app core.App, cfg config.Config) (statsRe
 		return statsReport{}, err
 	}
 	defer st.Close()
-	totals, err := st.Stats(ctx)
+	totals, err := st.Stats(ctx, time.Now())
 	if err != nil {
 		return statsReport{}, fmt.Errorf("read totals: %w", err)
 	}

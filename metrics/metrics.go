@@ -1,124 +1,165 @@
-// Package metrics counts the API's requests and renders them, with the
-// store's totals, in the Prometheus text exposition format (version 0.0.4).
+// Package metrics counts the API's requests and serves them, with the Go
+// runtime's and the process's collectors and the service's usage figures,
+// through the Prometheus client library.
 //
-// It is small on purpose: a handful of counters and one histogram family do
-// not justify the Prometheus client library and its dependencies. Labels are
-// the route pattern, the status and a refusal reason, all drawn from fixed
-// sets: never an id, a key, a client address or anything else a client sent.
+// Labels are the route pattern, the status, a refusal reason and the fixed
+// labels of the usage figures: never an id, a key, a client address or
+// anything else a client sent, and never one per user.
 package metrics
 
 import (
 	"context"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/dailyreps/backup/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// ContentType is the media type of the exposition.
-const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // Buckets are the latency histogram's upper bounds in seconds: most requests
 // take milliseconds, but a 5 MiB upload from a phone can take a minute.
 var Buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 
+// Gauge is one sample of the store's figures: a name, at most one label
+// from a fixed set, and a value.
+type Gauge struct {
+	Name, Help        string
+	Label, LabelValue string
+	Value             float64
+}
+
 // Options configure a Registry.
 type Options struct {
-	Version string                                     // reported by dailyreps_build_info
-	Now     func() time.Time                           // nil: time.Now
-	Stats   func(context.Context) (store.Stats, error) // the store's totals; nil: not reported
-	// StatsTTL is how long totals are reused, so that frequent or concurrent
-	// scrapes cost at most one query per TTL; 0 means DefaultStatsTTL.
-	StatsTTL time.Duration
+	Version string           // reported by dailyreps_build_info
+	Now     func() time.Time // nil: time.Now
+	// Gauges reads the store's figures (cached by the caller); nil: not
+	// reported. An error sets dailyreps_store_up to 0 and leaves them out.
+	Gauges func(context.Context) ([]Gauge, error)
+	// FreeDisk reads the free bytes of the data directory's disk; nil: not
+	// reported. MinFreeDisk is /health's threshold, reported beside it.
+	FreeDisk    func() (uint64, error)
+	MinFreeDisk int64
 }
 
-// DefaultStatsTTL is the default lifetime of the store's totals.
-const DefaultStatsTTL = 15 * time.Second
-
-// statsTimeout bounds one read of the totals.
-const statsTimeout = 5 * time.Second
-
-// Registry holds the counters. It is safe for concurrent use.
+// Registry holds the collectors. It is safe for concurrent use.
 type Registry struct {
-	version string
-	started time.Time
-	stats   *statsCache
-
-	mu       sync.Mutex
-	requests map[requestKey]uint64
-	latency  map[routeKey]*histogram
-	refusals map[string]uint64
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	refusals *prometheus.CounterVec
 }
 
-type routeKey struct{ method, route string }
-
-type requestKey struct {
-	routeKey
-	status int
-}
-
-type histogram struct {
-	counts []uint64 // per bucket, not cumulative; the last one is +Inf
-	sum    float64
-	count  uint64
-}
-
-// New returns an empty registry.
+// New returns a registry with the Go runtime and process collectors.
 func New(o Options) *Registry {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.StatsTTL <= 0 {
-		o.StatsTTL = DefaultStatsTTL
-	}
 	r := &Registry{
-		version:  o.Version,
-		started:  o.Now(),
-		requests: map[requestKey]uint64{},
-		latency:  map[routeKey]*histogram{},
-		refusals: map[string]uint64{},
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dailyreps_http_requests_total", Help: "API requests by route and status.",
+		}, []string{"method", "route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "dailyreps_http_request_duration_seconds", Help: "API request latency by route.", Buckets: Buckets,
+		}, []string{"method", "route"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dailyreps_http_refusals_total",
+			Help: "Refused API requests by reason: invalid (400), bad_signature (401), forbidden (403), not_found (404), " +
+				"method_not_allowed (405), conflict (409), stale_version (412), too_large (413), unsupported_media_type (415), " +
+				"rate_limited (429), unavailable (503), storage_full (507), other_client_error.",
+		}, []string{"reason"}),
 	}
-	if o.Stats != nil {
-		r.stats = &statsCache{fetch: o.Stats, ttl: o.StatsTTL, now: o.Now}
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dailyreps_build_info", Help: "The running version, as a label.",
+	}, []string{"version"})
+	buildInfo.WithLabelValues(o.Version).Set(1)
+	start := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "dailyreps_start_time_seconds", Help: "When the server started, in Unix seconds.",
+	})
+	start.Set(float64(o.Now().UnixMilli()) / 1000)
+	r.reg.MustRegister(r.requests, r.latency, r.refusals, buildInfo, start,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if o.FreeDisk != nil {
+		r.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dailyreps_free_disk_bytes", Help: "Free bytes on the data directory's disk (NaN when unreadable).",
+		}, func() float64 {
+			free, err := o.FreeDisk()
+			if err != nil {
+				return math.NaN()
+			}
+			return float64(free)
+		}))
+		minFree := prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dailyreps_min_free_disk_bytes", Help: "The free disk below which /health fails (DAILYREPS_MIN_FREE_DISK_BYTES).",
+		})
+		minFree.Set(float64(o.MinFreeDisk))
+		r.reg.MustRegister(minFree)
+	}
+	if o.Gauges != nil {
+		r.reg.MustRegister(&storeCollector{read: o.Gauges})
 	}
 	return r
 }
+
+// Handler serves the exposition; errors of one collector are reported in
+// the log rather than failing the scrape.
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// Gatherer is the registry, for tests and embedding.
+func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 
 // Observe records one finished request. pattern is the route pattern the
 // request matched ("POST /api/backup"); it has the signature of
 // hooks.Observer.
 func (r *Registry) Observe(pattern string, status int, took time.Duration) {
-	key := routeKey{}
-	key.method, key.route = splitPattern(pattern)
+	method, route := splitPattern(pattern)
 	if status < 100 || status > 599 {
 		status = 0
 	}
-	reason := Reason(status)
-
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.requests[requestKey{key, status}]++
-	h := r.latency[key]
-	if h == nil {
-		h = &histogram{counts: make([]uint64, len(Buckets)+1)}
-		r.latency[key] = h
-	}
-	h.observe(took.Seconds())
-	if reason != "" {
-		r.refusals[reason]++
+	r.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
+	r.latency.WithLabelValues(method, route).Observe(took.Seconds())
+	if reason := Reason(status); reason != "" {
+		r.refusals.WithLabelValues(reason).Inc()
 	}
 }
 
-func (h *histogram) observe(seconds float64) {
-	i := 0
-	for i < len(Buckets) && seconds > Buckets[i] {
-		i++
+// storeCollector reports the store's figures at each scrape. It is
+// unchecked (it describes nothing up front) because the refusal reasons seen
+// today, and so the label values, vary.
+type storeCollector struct {
+	read func(context.Context) ([]Gauge, error)
+}
+
+var storeUp = prometheus.NewDesc("dailyreps_store_up", "1 when the last read of the store's figures succeeded.", nil, nil)
+
+func (c *storeCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	gauges, err := c.read(context.Background())
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(storeUp, prometheus.GaugeValue, 0)
+		return
 	}
-	h.counts[i]++
-	h.sum += seconds
-	h.count++
+	ch <- prometheus.MustNewConstMetric(storeUp, prometheus.GaugeValue, 1)
+	for _, g := range gauges {
+		var labels []string
+		var values []string
+		if g.Label != "" {
+			labels, values = []string{g.Label}, []string{g.LabelValue}
+		}
+		desc := prometheus.NewDesc(g.Name, g.Help, labels, nil)
+		m, err := prometheus.NewConstMetric(desc, prometheus.GaugeValue, g.Value, values...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(desc, err)
+		}
+		ch <- m
+	}
 }
 
 // splitPattern turns a net/http pattern into its method and path. Patterns

@@ -1,41 +1,79 @@
 package metrics_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/dailyreps/backup/metrics"
-	"github.com/dailyreps/backup/metrics/metricstest"
-	"github.com/dailyreps/backup/store"
 )
 
-func render(t *testing.T, r *metrics.Registry) (string, []metricstest.Sample) {
+// scrape fetches the exposition as Prometheus would (text format) and
+// parses it back with Prometheus's own parser.
+func scrape(t *testing.T, r *metrics.Registry) (string, map[string]*dto.MetricFamily) {
 	t.Helper()
-	var b bytes.Buffer
-	if err := r.Render(context.Background(), &b); err != nil {
-		t.Fatal(err)
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	req.Header.Set("Accept", "text/plain")
+	r.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: %d %s", rec.Code, rec.Body)
 	}
-	samples, err := metricstest.Parse(b.String())
+	text := rec.Body.String()
+	families, err := parseText(strings.NewReader(text))
 	if err != nil {
-		t.Fatalf("exposition does not parse: %v\n%s", err, b.String())
+		t.Fatalf("exposition does not parse: %v\n%s", err, text)
 	}
-	return b.String(), samples
+	return text, families
 }
 
-func value(t *testing.T, samples []metricstest.Sample, name string, labels ...string) float64 {
+// value returns the value of the one sample of name whose labels include the
+// given pairs.
+func value(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
 	t.Helper()
-	v, ok := metricstest.Value(samples, name, labels...)
+	v, ok := find(fams, name, labels...)
 	if !ok {
 		t.Fatalf("no sample %s%v", name, labels)
 	}
 	return v
+}
+
+func find(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+next:
+	for _, m := range f.GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		for i := 0; i+1 < len(labels); i += 2 {
+			if have[labels[i]] != labels[i+1] {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
 }
 
 func TestCountsAndHistogram(t *testing.T) {
@@ -46,51 +84,72 @@ func TestCountsAndHistogram(t *testing.T) {
 	r.Observe("GET /api/backup", 404, 2*time.Second)
 	r.Observe("GET /api/backup", 404, 500*time.Second) // past the last bucket
 
-	_, s := render(t, r)
+	_, f := scrape(t, r)
 	post := []string{"method", "POST", "route", "/api/backup"}
 	get := []string{"method", "GET", "route", "/api/backup"}
-	if v := value(t, s, "dailyreps_http_requests_total", append(post, "status", "200")...); v != 2 {
+	if v := value(t, f, "dailyreps_http_requests_total", append(post, "status", "200")...); v != 2 {
 		t.Errorf("POST 200 = %v, want 2", v)
 	}
-	if v := value(t, s, "dailyreps_http_requests_total", append(post, "status", "429")...); v != 1 {
+	if v := value(t, f, "dailyreps_http_requests_total", append(post, "status", "429")...); v != 1 {
 		t.Errorf("POST 429 = %v, want 1", v)
 	}
-	if v := value(t, s, "dailyreps_http_requests_total", append(get, "status", "404")...); v != 2 {
+	if v := value(t, f, "dailyreps_http_requests_total", append(get, "status", "404")...); v != 2 {
 		t.Errorf("GET 404 = %v, want 2", v)
 	}
 
-	// Buckets are cumulative and end with +Inf = count.
-	bucket := func(labels []string, le string) float64 {
-		return value(t, s, "dailyreps_http_request_duration_seconds_bucket", append(labels, "le", le)...)
+	// Buckets are cumulative; the count includes what passed the last one.
+	hist := func(labels []string) *dto.Histogram {
+		for _, m := range f["dailyreps_http_request_duration_seconds"].GetMetric() {
+			if m.GetLabel()[0].GetValue() == labels[1] {
+				return m.GetHistogram()
+			}
+		}
+		t.Fatalf("no histogram for %v", labels)
+		return nil
 	}
-	for le, want := range map[string]float64{"0.005": 2, "0.05": 2, "0.1": 3, "+Inf": 3} {
-		if got := bucket(post, le); got != want {
-			t.Errorf("POST bucket le=%s = %v, want %v", le, got, want)
+	bucket := func(h *dto.Histogram, le float64) uint64 {
+		for _, b := range h.GetBucket() {
+			if b.GetUpperBound() == le {
+				return b.GetCumulativeCount()
+			}
+		}
+		t.Fatalf("no bucket %v", le)
+		return 0
+	}
+	hp, hg := hist(post), hist(get)
+	for le, want := range map[float64]uint64{0.005: 2, 0.05: 2, 0.1: 3} {
+		if got := bucket(hp, le); got != want {
+			t.Errorf("POST bucket le=%v = %v, want %v", le, got, want)
 		}
 	}
-	for le, want := range map[string]float64{"1": 0, "2.5": 1, "120": 1, "+Inf": 2} {
-		if got := bucket(get, le); got != want {
-			t.Errorf("GET bucket le=%s = %v, want %v", le, got, want)
+	for le, want := range map[float64]uint64{1: 0, 2.5: 1, 120: 1} {
+		if got := bucket(hg, le); got != want {
+			t.Errorf("GET bucket le=%v = %v, want %v", le, got, want)
 		}
 	}
-	if v := value(t, s, "dailyreps_http_request_duration_seconds_count", post...); v != 3 {
-		t.Errorf("POST count = %v", v)
+	if hg.GetSampleCount() != 2 || hp.GetSampleCount() != 3 {
+		t.Errorf("counts = %d, %d", hp.GetSampleCount(), hg.GetSampleCount())
 	}
-	if v := value(t, s, "dailyreps_http_request_duration_seconds_sum", post...); math.Abs(v-0.074) > 1e-9 {
-		t.Errorf("POST sum = %v, want 0.074", v)
+	if math.Abs(hp.GetSampleSum()-0.074) > 1e-9 {
+		t.Errorf("POST sum = %v, want 0.074", hp.GetSampleSum())
 	}
-
-	if v := value(t, s, "dailyreps_http_refusals_total", "reason", "rate_limited"); v != 1 {
+	if v := value(t, f, "dailyreps_http_refusals_total", "reason", "rate_limited"); v != 1 {
 		t.Errorf("rate_limited = %v", v)
 	}
-	if v := value(t, s, "dailyreps_http_refusals_total", "reason", "not_found"); v != 2 {
+	if v := value(t, f, "dailyreps_http_refusals_total", "reason", "not_found"); v != 2 {
 		t.Errorf("not_found = %v", v)
 	}
-	if v := value(t, s, "dailyreps_build_info", "version", "1.2.3"); v != 1 {
+	if v := value(t, f, "dailyreps_build_info", "version", "1.2.3"); v != 1 {
 		t.Errorf("build_info = %v", v)
 	}
-	if _, ok := metricstest.Value(s, "dailyreps_store_up"); ok {
-		t.Error("store totals reported without a store")
+	if _, ok := find(f, "dailyreps_store_up"); ok {
+		t.Error("store figures reported without a store")
+	}
+	// The runtime and process collectors operators expect.
+	for _, name := range []string{"go_goroutines", "go_gc_duration_seconds", "process_resident_memory_bytes", "process_open_fds"} {
+		if f[name] == nil {
+			t.Errorf("no %s", name)
+		}
 	}
 }
 
@@ -110,18 +169,17 @@ func TestLabelsNeverCarryInput(t *testing.T) {
 		r.Observe(p, 200, time.Millisecond)
 	}
 	r.Observe("GET /api/backup", 1000, time.Millisecond)
-	text, s := render(t, r)
+	text, f := scrape(t, r)
 	if strings.Contains(strings.ToLower(text), secret) {
 		t.Fatalf("a label carries the input:\n%s", text)
 	}
-	if v := value(t, s, "dailyreps_http_requests_total", "route", "other", "status", "200"); v != 6 {
+	if v := value(t, f, "dailyreps_http_requests_total", "route", "other", "status", "200"); v != 6 {
 		t.Errorf("other = %v, want 6", v)
 	}
-	if v := value(t, s, "dailyreps_http_requests_total", "route", "/api/backup", "status", "0"); v != 1 {
+	if v := value(t, f, "dailyreps_http_requests_total", "route", "/api/backup", "status", "0"); v != 1 {
 		t.Errorf("an impossible status is not folded into 0: %v", v)
 	}
-	// Escaped label values read back as they were given.
-	if v := value(t, s, "dailyreps_build_info", "version", "v\"1\\\n"); v != 1 {
+	if v := value(t, f, "dailyreps_build_info", "version", "v\"1\\\n"); v != 1 {
 		t.Error("escaped version label does not read back")
 	}
 }
@@ -139,85 +197,32 @@ func TestReason(t *testing.T) {
 	}
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func TestStoreTotalsAreCached(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	var reads atomic.Int64
-	var fail atomic.Bool
-	stats := func(context.Context) (store.Stats, error) {
-		n := reads.Add(1)
-		if fail.Load() {
-			return store.Stats{}, errors.New("database down")
+// The store's figures are read at each scrape; a failed read reports
+// store_up 0 and leaves them out.
+func TestStoreGauges(t *testing.T) {
+	fail := false
+	r := metrics.New(metrics.Options{Gauges: func(context.Context) ([]metrics.Gauge, error) {
+		if fail {
+			return nil, errors.New("database down")
 		}
-		return store.Stats{Users: n, Backups: 2 * n, Versions: 3 * n, StoredBytes: 1000 * n}, nil
+		return []metrics.Gauge{
+			{Name: "dailyreps_users", Help: "Users.", Value: 7},
+			{Name: "dailyreps_active_users", Help: "Active.", Label: "window", LabelValue: "1d", Value: 5},
+			{Name: "dailyreps_active_users", Help: "Active.", Label: "window", LabelValue: "7d", Value: 6},
+		}, nil
+	}})
+	_, f := scrape(t, r)
+	if value(t, f, "dailyreps_store_up") != 1 || value(t, f, "dailyreps_users") != 7 ||
+		value(t, f, "dailyreps_active_users", "window", "7d") != 6 {
+		t.Fatalf("figures: %v", f)
 	}
-	r := metrics.New(metrics.Options{Stats: stats, StatsTTL: 10 * time.Second, Now: clock.Now})
-
-	_, s := render(t, r)
-	if value(t, s, "dailyreps_users") != 1 || value(t, s, "dailyreps_backups") != 2 ||
-		value(t, s, "dailyreps_backup_versions") != 3 || value(t, s, "dailyreps_stored_bytes") != 1000 ||
-		value(t, s, "dailyreps_store_up") != 1 {
-		t.Fatalf("totals: %+v", s)
-	}
-	clock.Advance(9 * time.Second)
-	render(t, r)
-	if n := reads.Load(); n != 1 {
-		t.Fatalf("%d reads inside the TTL, want 1", n)
-	}
-	clock.Advance(time.Second)
-	if _, s = render(t, r); value(t, s, "dailyreps_users") != 2 {
-		t.Fatalf("totals not refreshed after the TTL (%d reads)", reads.Load())
-	}
-
-	// A failure leaves the totals out, and is cached as well.
-	fail.Store(true)
-	clock.Advance(10 * time.Second)
-	_, s = render(t, r)
-	if value(t, s, "dailyreps_store_up") != 0 {
+	fail = true
+	_, f = scrape(t, r)
+	if value(t, f, "dailyreps_store_up") != 0 {
 		t.Fatal("store_up is not 0 after a failed read")
 	}
-	if _, ok := metricstest.Value(s, "dailyreps_users"); ok {
-		t.Fatal("stale totals reported after a failed read")
-	}
-	render(t, r)
-	if n := reads.Load(); n != 3 {
-		t.Fatalf("%d reads, want 3 (a failure is cached too)", n)
-	}
-}
-
-// Scrapes that arrive while the totals are being read wait for that read
-// rather than sending their own.
-func TestConcurrentScrapesShareOneRead(t *testing.T) {
-	release := make(chan struct{})
-	var reads atomic.Int64
-	r := metrics.New(metrics.Options{Stats: func(context.Context) (store.Stats, error) {
-		reads.Add(1)
-		<-release
-		return store.Stats{Users: 7}, nil
-	}})
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = r.Render(context.Background(), &bytes.Buffer{})
-		}()
-	}
-	close(release)
-	wg.Wait()
-	if n := reads.Load(); n != 1 {
-		t.Fatalf("%d reads for 8 concurrent scrapes, want 1", n)
+	if _, ok := find(f, "dailyreps_users"); ok {
+		t.Fatal("figures reported after a failed read")
 	}
 }
 
@@ -241,4 +246,9 @@ func TestAuthorized(t *testing.T) {
 			t.Errorf("Authorized(%q, %q) = %v, want %v", tc.header, tc.token, got, tc.want)
 		}
 	}
+}
+
+func parseText(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(r)
 }

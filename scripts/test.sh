@@ -28,6 +28,14 @@ gotest() {
 }
 skips() { go run ./scripts/skipcheck ${DAILYREPS_FAIL_ON_SKIP:+-strict} -allow .ci/allowed-skips "$@"; }
 
+# The metrics tests run Debian's Prometheus (prometheus, promtool); without
+# them they fail rather than skip, so install them when missing.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+	step "installing Debian's prometheus package (promtool) for the metrics tests"
+	if [ "$(id -u)" = 0 ]; then sudo=; else sudo=sudo; fi
+	$sudo apt-get update -qq && $sudo apt-get install -y -qq prometheus >/dev/null
+fi
+
 step "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go') $(git ls-files --others --exclude-standard '*.go'))
 if [ -n "$bad" ]; then echo "not gofmt-formatted:"; echo "$bad"; exit 1; fi

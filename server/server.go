@@ -25,6 +25,8 @@ import (
 	"github.com/dailyreps/backup/hooks"
 	"github.com/dailyreps/backup/pepper"
 	"github.com/dailyreps/backup/routes"
+	"github.com/dailyreps/backup/store"
+	"github.com/dailyreps/backup/usage"
 )
 
 // Options adjust Register for tests and embedding.
@@ -70,10 +72,11 @@ func Register(app core.App, cfg config.Config, opts Options) {
 			if err := applyBackupDefaults(se.App, logger); err != nil {
 				return err
 			}
-			deps, closeAll, err := open(se.App, cfg, logger, opts)
+			deps, figures, closeAll, err := open(se.App, cfg, logger, opts)
 			if err != nil {
 				return err
 			}
+			bindDashboard(se, deps.Store, figures, cfg.DatabaseURL != "")
 			// No placeholder admin and no browser on the first start.
 			se.InstallerFunc = nil
 			tuneServer(se.Server, cfg)
@@ -103,24 +106,36 @@ func Register(app core.App, cfg config.Config, opts Options) {
 }
 
 // open loads the pepper and the store and checks that they belong together.
-func open(app core.App, cfg config.Config, logger func() *slog.Logger, opts Options) (routes.Deps, func(), error) {
+func open(app core.App, cfg config.Config, logger func() *slog.Logger, opts Options) (routes.Deps, *usage.Cache, func(), error) {
 	st, p, err := OpenStore(context.Background(), app, cfg)
 	if err != nil {
-		return routes.Deps{}, nil, err
+		return routes.Deps{}, nil, nil, err
 	}
 	events := activity.New(st, time.Second, logger)
+	tally := usage.NewTally(st, opts.Now, 0, logger)
+	events.Tap(func(kind string) {
+		if kind == store.EventFailedAttempt {
+			tally.FailedAttempt()
+		}
+	})
+	figures := usageFigures(st, events, tally, opts.Now, logger)
 	stopPrune := startPruning(st, opts.Now, logger)
-	metricsGet, observe := metricsEndpoint(cfg, st, opts.Now, logger)
+	freeDisk := opts.FreeDisk
+	if freeDisk == nil {
+		freeDisk = statfsFree
+	}
+	metricsGet, observe := metricsEndpoint(cfg, figures, opts.Now, app.DataDir(), freeDisk)
 	// Terminate hooks can fire more than once (a signal, then a cleanup).
 	closeAll := sync.OnceFunc(func() {
 		stopPrune()
 		events.Close()
+		tally.Close()
 		_ = st.Close()
 	})
 	return routes.Deps{
 		Config: cfg, Store: st, Pepper: p, Events: events, Now: opts.Now, Logger: logger,
-		Observe: observers(observe, opts.Observe), Metrics: metricsGet, DataDir: app.DataDir(), FreeDisk: opts.FreeDisk,
-	}, closeAll, nil
+		Observe: observers(observe, tally.Observe, opts.Observe), Metrics: metricsGet, DataDir: app.DataDir(), FreeDisk: opts.FreeDisk,
+	}, figures, closeAll, nil
 }
 
 // tuneServer replaces PocketBase's generous timeouts (minutes, for file

@@ -113,11 +113,61 @@ type Usage struct {
 	Versions  int64
 }
 
-// Stats are totals for operators.
+// Stats are totals and usage figures for operators, as of a given time.
 type Stats struct {
 	Users, Backups, Versions int64
-	StoredBytes              int64
+	StoredBytes              int64 // NewestBytes + HistoryBytes
+	NewestBytes              int64 // the newest version of every backup
+	HistoryBytes             int64 // the versions kept as history
+	LargestBackup            int64 // bytes of the largest newest version
+	UsersWithBackups         int64
+	// Users who saved or restored in the last 1, 7 and 30 days.
+	Active1d, Active7d, Active30d int64
+	// Today holds the day's usage counters (see AddUsage), UTC day of now.
+	Today map[string]int64
 }
+
+// AdminUsers and AdminBackups name the tables AdminList reads.
+const (
+	AdminUsers   = "users"
+	AdminBackups = "backups"
+)
+
+// AdminQuery selects rows of users or backups for the operators' dashboard.
+// Fields are "id", "created", and for backups also "updated", "storage_key"
+// (the same as "id"), "user_id", "version" and "size".
+type AdminQuery struct {
+	Table  string      // AdminUsers or AdminBackups
+	Where  []AdminCond // all of them hold, or any of them when Any is set
+	Any    bool
+	Sort   string // a field; "" sorts by "created"
+	Desc   bool
+	Offset int
+	Limit  int  // at most this many rows (> 0)
+	Total  bool // also count every matching row
+}
+
+// AdminCond compares a field with a value given as text. Op is one of "=",
+// "!=", "~" (contains), "!~", and for version, size, created and updated
+// also "<", "<=", ">", ">=".
+type AdminCond struct{ Field, Op, Value string }
+
+// AdminRow is one user (ID, Created) or one backup's metadata (ID is the
+// backup's row id; a storage key is unique only per user), never its data.
+type AdminRow struct {
+	ID, User, Key    string
+	Version, Size    int64
+	Created, Updated time.Time
+}
+
+// AdminPage is one page of rows; Total is -1 unless the query asked for it.
+type AdminPage struct {
+	Rows  []AdminRow
+	Total int64
+}
+
+// ErrBadQuery: an AdminQuery names an unknown table, field or operator.
+var ErrBadQuery = errors.New("unsupported query")
 
 // Event kinds kept in a backup's activity log.
 const (
@@ -206,8 +256,22 @@ type Store interface {
 	// whether it matches the stored one.
 	CheckFingerprint(ctx context.Context, fp string) (bool, error)
 
-	// Stats reports totals for operators.
-	Stats(ctx context.Context) (Stats, error)
+	// Stats reports totals and usage figures for operators at now.
+	Stats(ctx context.Context, now time.Time) (Stats, error)
+
+	// AddUsage adds counts to the day's usage counters (named by the
+	// caller from a fixed set), so that instances sharing one database add
+	// up; day is truncated to its UTC date. Counters older than 40 days are
+	// dropped by Prune.
+	AddUsage(ctx context.Context, day time.Time, counts map[string]int64) error
+
+	// AdminList reads users or backups' metadata for the dashboard, never
+	// backup data; ErrBadQuery for a query it cannot run.
+	AdminList(ctx context.Context, q AdminQuery) (AdminPage, error)
+
+	// DeleteUser removes the user and everything of theirs: backups,
+	// history and activity. ErrNotFound when the user is unknown.
+	DeleteUser(ctx context.Context, user string) error
 
 	// Ping makes a real round trip to the database.
 	Ping(ctx context.Context) error

@@ -84,11 +84,12 @@ func (s *Store) UseInvite(ctx context.Context, code, user string, now time.Time)
 // window plus a margin.
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	return s.tx(ctx, func(tx *dbx.Tx) error {
-		p := dbx.Params{"now": ms(now), "old": ms(now.Add(-25 * time.Hour))}
+		p := dbx.Params{"now": ms(now), "old": ms(now.Add(-25 * time.Hour)), "day": unixDay(now) - 40}
 		for _, stmt := range []string{
 			`DELETE FROM replays WHERE expires < {:now}`,
 			`DELETE FROM rate_limits WHERE at < {:old}`,
 			`DELETE FROM invites WHERE expires < {:now}`,
+			`DELETE FROM usage_daily WHERE day < {:day}`,
 		} {
 			if _, err := tx.NewQuery(stmt).Bind(p).Execute(); err != nil {
 				return err

@@ -73,17 +73,6 @@ func (s *Store) owns(ctx context.Context, db dbx.Builder, user, key string) erro
 	return s.fail(err)
 }
 
-// Stats implements store.Store.
-func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
-	ctx, cancel := s.ctx(ctx)
-	defer cancel()
-	var st store.Stats
-	err := s.read.NewQuery(`SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM backups),
-		(SELECT COUNT(*) FROM backup_versions), (SELECT COALESCE(SUM(size), 0) FROM backup_versions)`).
-		WithContext(ctx).Row(&st.Users, &st.Backups, &st.Versions, &st.StoredBytes)
-	return st, s.fail(err)
-}
-
 // Ping implements store.Store with a real round trip through the schema.
 func (s *Store) Ping(ctx context.Context) error {
 	ctx, cancel := s.ctx(ctx)

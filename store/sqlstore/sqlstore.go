@@ -108,7 +108,7 @@ func isDomain(err error) bool {
 	var le *store.LimitError
 	var se *store.StaleError
 	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrQuota,
-		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace} {
+		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace, store.ErrBadQuery} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -51,6 +52,10 @@ func Run(t *testing.T, newStore Factory) {
 		"Prune":               testPrune,
 		"ErrorsAreClosedSet":  testErrorSet,
 		"ActivityUnknownUser": testActivityUnknown,
+		"UsageFigures":        testUsageFigures,
+		"AdminList":           testAdminList,
+		"AdminListBadQuery":   testAdminListBadQuery,
+		"DeleteUser":          testDeleteUser,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -512,7 +517,7 @@ func testDelete(t *testing.T, s store.Store) {
 	if err := s.Register(ctx, u, t0); err != nil {
 		t.Fatalf("register after the user was removed: %v", err)
 	}
-	st, _ := s.Stats(ctx)
+	st, _ := s.Stats(ctx, t0)
 	if st.Backups != 0 || st.Versions != 0 || st.StoredBytes != 0 {
 		t.Fatalf("stats after delete = %+v", st)
 	}
@@ -659,8 +664,9 @@ func testStats(t *testing.T, s store.Store) {
 	mustRegister(t, s, ID("b"))
 	mustSave(t, s, ID("a"), ID("k"), "1234", t0, noLimits)
 	mustSave(t, s, ID("a"), ID("k"), "12", t0, noLimits)
-	st, err := s.Stats(ctx)
-	if err != nil || st != (store.Stats{Users: 2, Backups: 1, Versions: 2, StoredBytes: 6}) {
+	st, err := s.Stats(ctx, t0)
+	if err != nil || !reflect.DeepEqual(st, store.Stats{Users: 2, Backups: 1, Versions: 2, StoredBytes: 6, NewestBytes: 2,
+		HistoryBytes: 4, LargestBackup: 2, UsersWithBackups: 1, Today: map[string]int64{}}) {
 		t.Fatalf("stats = %+v, %v", st, err)
 	}
 }
@@ -775,7 +781,9 @@ func testErrorSet(t *testing.T, s store.Store) {
 		{"UseInvite, expired", s.UseInvite(ctx, ID("old-invite"), ID("err-invitee-3"), t0.Add(time.Hour)), store.ErrNotFound},
 		{"CheckFingerprint, first", second(s.CheckFingerprint(ctx, ID("fp"))), nil},
 		{"CheckFingerprint, another", second(s.CheckFingerprint(ctx, ID("fp-2"))), nil},
-		{"Stats", second(s.Stats(ctx)), nil},
+		{"Stats", second(s.Stats(ctx, t0)), nil},
+		{"AdminList of an unknown table", second(s.AdminList(ctx, store.AdminQuery{Table: "nope", Limit: 1})), store.ErrBadQuery},
+		{"DeleteUser of an unknown user", s.DeleteUser(ctx, stranger), store.ErrNotFound},
 		{"Ping", s.Ping(ctx), nil},
 		{"Prune", s.Prune(ctx, t0.Add(48*time.Hour)), nil},
 	} {
@@ -819,7 +827,7 @@ func inClosedSet(err error) bool {
 		return true
 	}
 	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrQuota,
-		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace} {
+		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace, store.ErrBadQuery} {
 		if errors.Is(err, e) {
 			return true
 		}
