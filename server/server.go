@@ -70,6 +70,9 @@ func Register(app core.App, cfg config.Config, opts Options) {
 			if err := applyBackupDefaults(se.App, logger); err != nil {
 				return err
 			}
+			if err := applyRateLimitDefaults(se.App, logger); err != nil {
+				return err
+			}
 			deps, closeAll, err := open(se.App, cfg, logger, opts)
 			if err != nil {
 				return err
