@@ -71,8 +71,7 @@ func Mount(r *router.Router[*core.RequestEvent], d Deps) {
 		hooks.ErrorShape(func(msg string, args ...any) { d.Logger().Error(msg, args...) }),
 		hooks.SecurityHeaders(),
 		hooks.ClientIPResolver(c.TrustedProxyHeader),
-		hooks.CORS(c.AllowedOrigins),
-	)
+	) // the origin policy (hooks.CORS) is bound router-wide, by package server
 
 	limited := api.Group("")
 	limited.Bind(hooks.IPLimit(h.ipBuckets), hooks.Signature(hooks.SignatureConfig{

@@ -95,7 +95,7 @@ func Register(app core.App, cfg config.Config, opts Options) {
 			// origin policy replaces it everywhere, PocketBase's routes and
 			// the 404s of unknown paths included.
 			se.Router.Unbind(apis.DefaultCorsMiddlewareId)
-			se.Router.Bind(hooks.CORS(cfg.AllowedOrigins))
+			se.Router.Bind(hooks.CORS(cfg.AllowedOrigins, cfg.PublicURLs))
 			routes.Mount(se.Router, deps)
 			if opts.Public != nil {
 				se.Router.GET("/{path...}", apis.Static(opts.Public, true)).BindFunc(guardAPI)
