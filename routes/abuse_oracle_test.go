@@ -115,3 +115,26 @@ func TestNewBackupsSpendTheLookupBudget(t *testing.T) {
 		save(t, s, u, k, envelope(32, 'p'))
 	}
 }
+
+// Registering a name that is taken (409) creates no user, so it spends
+// nothing of the address's new-users budget.
+func TestTakenNamesSpendNoNewUserBudget(t *testing.T) {
+	s := newServer(t, func(c *config.Config) { c.NewUsersPerIPPerDay = 2 })
+	taken := id("taken")
+	register(t, s, taken)
+	c := s.From(strangerIP)
+	regReq := func(u string) servertest.Request {
+		return servertest.Request{Method: "POST", Path: "/api/register", Body: map[string]string{"userId": u}}
+	}
+	for range 5 {
+		expectError(t, c.Do(regReq(taken)), http.StatusConflict)
+	}
+	for i := range 2 {
+		expectStatus(t, c.Do(regReq(id(fmt.Sprint("new-", i)))), http.StatusOK)
+	}
+	r := c.Do(regReq(id("one too many")))
+	if msg := expectError(t, r, http.StatusTooManyRequests); !strings.Contains(msg, "new users") {
+		t.Fatalf("third new user: %q", msg)
+	}
+	expectError(t, c.Do(regReq(taken)), http.StatusConflict) // a taken name still says so
+}

@@ -135,6 +135,11 @@ type Store interface {
 	// of two racing registrations succeeds).
 	Register(ctx context.Context, user string, now time.Time) error
 
+	// RegisterCounted is Register under a Hit-style limit on bucket, in one
+	// transaction: a user that exists is ErrExists and spends nothing, so
+	// only registrations that create a user count.
+	RegisterCounted(ctx context.Context, user, bucket string, window time.Duration, max int, now time.Time) error
+
 	// SaveBackup upserts the backup keyed by req.Key, moving the previous
 	// version into history and pruning it to the depth limit.
 	// Errors: ErrNotFound (unknown user), ErrKeyOwned, *LimitError,

@@ -46,6 +46,29 @@ func (s *Store) Hit(ctx context.Context, bucket string, window time.Duration, ma
 	})
 }
 
+// RegisterCounted implements store.Store. The insert comes first and the
+// limit after it, in the same transaction: a refusal rolls the new user
+// back, and a user that already exists never reaches the limit.
+func (s *Store) RegisterCounted(ctx context.Context, user, bucket string, window time.Duration, max int, now time.Time) error {
+	return s.tx(ctx, func(tx *dbx.Tx) error {
+		if err := s.insertUser(tx, user, now); err != nil {
+			return err
+		}
+		if max <= 0 {
+			return nil
+		}
+		if s.d.LockBucket != "" {
+			if _, err := tx.NewQuery(s.d.LockBucket).Bind(dbx.Params{"bucket": bucket}).Execute(); err != nil {
+				return err
+			}
+		}
+		if err := s.refuseOverLimit(tx, bucket, "requests", window, max, now); err != nil {
+			return err
+		}
+		return s.recordHit(tx, bucket, now)
+	})
+}
+
 // refuseOverLimit returns a *store.LimitError when bucket already holds max
 // hits inside the window ending now; RetryAfter is when the oldest leaves it.
 func (s *Store) refuseOverLimit(tx *dbx.Tx, bucket, reason string, window time.Duration, max int, now time.Time) error {

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore Factory) {
 		"Activity":            testActivity,
 		"Nonce":               testNonce,
 		"Hit":                 testHit,
+		"RegisterCounted":     testRegisterCounted,
 		"Invites":             testInvites,
 		"Fingerprint":         testFingerprint,
 		"StatsAndPing":        testStats,
@@ -125,6 +126,28 @@ func testRegister(t *testing.T, s store.Store) {
 	u := ID("u")
 	mustRegister(t, s, u)
 	expectErr(t, s.Register(ctx, u, t0), store.ErrExists)
+}
+
+// Only registrations that create a user count against the bucket; a refused
+// one creates none.
+func testRegisterCounted(t *testing.T, s store.Store) {
+	taken, b := ID("taken"), "newusers:"+ID("addr")
+	mustRegister(t, s, taken)
+	for range 3 {
+		expectErr(t, s.RegisterCounted(ctx, taken, b, time.Hour, 2, t0), store.ErrExists)
+	}
+	for i := range 2 {
+		if err := s.RegisterCounted(ctx, ID(fmt.Sprint("new", i)), b, time.Hour, 2, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectLimit(t, s.RegisterCounted(ctx, ID("third"), b, time.Hour, 2, t0), 59*time.Minute, 61*time.Minute)
+	if err := s.RegisterCounted(ctx, ID("third"), b, time.Hour, 2, t0.Add(61*time.Minute)); err != nil {
+		t.Fatalf("the refused user was kept, or the window never ends: %v", err)
+	}
+	if err := s.RegisterCounted(ctx, ID("unbounded"), b, time.Hour, 0, t0); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func testRegisterRace(t *testing.T, s store.Store) {
