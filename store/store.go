@@ -128,6 +128,11 @@ type EventRecord struct {
 // ActivityDepth is how many events each backup keeps.
 const ActivityDepth = 50
 
+// FailedAttemptDepth is how many minutes of failed attempts each user keeps,
+// in a window apart from its backups' own events, so that a stranger's
+// guesses cannot push the owner's events out.
+const FailedAttemptDepth = 20
+
 // Store is the storage contract. All ids are peppered. Methods are safe for
 // concurrent use; each mutating method is one transaction.
 type Store interface {

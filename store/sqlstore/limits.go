@@ -142,7 +142,11 @@ func (s *Store) RecordEvents(ctx context.Context, events []store.EventRecord) er
 				WHERE user_id = {:user} AND storage_key = {:key} ORDER BY minute DESC LIMIT {:depth}) AS kept)`).Prepare()
 		defer trim.Close()
 		for _, b := range backups {
-			if _, err := trim.Bind(dbx.Params{"user": b[0], "key": b[1], "depth": store.ActivityDepth}).Execute(); err != nil {
+			depth := store.ActivityDepth
+			if b[1] == "" { // the user-wide failed attempts: a window of their own
+				depth = store.FailedAttemptDepth
+			}
+			if _, err := trim.Bind(dbx.Params{"user": b[0], "key": b[1], "depth": depth}).Execute(); err != nil {
 				return err
 			}
 		}
@@ -157,10 +161,18 @@ func (s *Store) Activity(ctx context.Context, user, key string) ([]store.Event, 
 	if err := s.owns(ctx, s.read, user, key); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.NewQuery(`SELECT kind, minute, count FROM activity
-		WHERE user_id = {:user} AND (storage_key = {:key} OR storage_key = '')
-		ORDER BY minute DESC, kind LIMIT {:depth}`).
-		Bind(dbx.Params{"user": user, "key": key, "depth": store.ActivityDepth}).WithContext(ctx).Rows()
+	// The backup's own events and the user-wide failed attempts each fill a
+	// window of their own, so that a stranger's guesses never push the
+	// owner's events out.
+	rows, err := s.read.NewQuery(`SELECT kind, minute, count FROM (
+			SELECT kind, minute, count FROM (SELECT kind, minute, count FROM activity
+				WHERE user_id = {:user} AND storage_key = {:key} ORDER BY minute DESC, kind LIMIT {:depth}) AS own
+			UNION ALL
+			SELECT kind, minute, count FROM (SELECT kind, minute, count FROM activity
+				WHERE user_id = {:user} AND storage_key = '' ORDER BY minute DESC LIMIT {:failed}) AS failed
+		) AS events ORDER BY minute DESC, kind`).
+		Bind(dbx.Params{"user": user, "key": key, "depth": store.ActivityDepth, "failed": store.FailedAttemptDepth}).
+		WithContext(ctx).Rows()
 	if err != nil {
 		return nil, s.fail(err)
 	}

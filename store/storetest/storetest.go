@@ -23,33 +23,34 @@ type Factory func(t *testing.T) store.Store
 // Run runs the whole suite against stores made by newStore.
 func Run(t *testing.T, newStore Factory) {
 	tests := map[string]func(*testing.T, store.Store){
-		"Register":            testRegister,
-		"RegisterRace":        testRegisterRace,
-		"SaveAndGet":          testSaveAndGet,
-		"SaveUnknownUser":     testSaveUnknownUser,
-		"KeyOwnedByOther":     testKeyOwned,
-		"NewKeyRace":          testNewKeyRace,
-		"History":             testHistory,
-		"NoHistory":           testNoHistory,
-		"IfMatch":             testIfMatch,
-		"IfMatchRace":         testIfMatchRace,
-		"SaveRace":            testSaveRace,
-		"SavesPerHourAndDay":  testSaveRate,
-		"MaxBackupsPerUser":   testMaxBackups,
-		"Quota":               testQuota,
-		"Delete":              testDelete,
-		"Usage":               testUsage,
-		"Activity":            testActivity,
-		"Nonce":               testNonce,
-		"Hit":                 testHit,
-		"RegisterCounted":     testRegisterCounted,
-		"Invites":             testInvites,
-		"Fingerprint":         testFingerprint,
-		"StatsAndPing":        testStats,
-		"Rekey":               testRekey,
-		"Prune":               testPrune,
-		"ErrorsAreClosedSet":  testErrorSet,
-		"ActivityUnknownUser": testActivityUnknown,
+		"Register":             testRegister,
+		"RegisterRace":         testRegisterRace,
+		"SaveAndGet":           testSaveAndGet,
+		"SaveUnknownUser":      testSaveUnknownUser,
+		"KeyOwnedByOther":      testKeyOwned,
+		"NewKeyRace":           testNewKeyRace,
+		"History":              testHistory,
+		"NoHistory":            testNoHistory,
+		"IfMatch":              testIfMatch,
+		"IfMatchRace":          testIfMatchRace,
+		"SaveRace":             testSaveRace,
+		"SavesPerHourAndDay":   testSaveRate,
+		"MaxBackupsPerUser":    testMaxBackups,
+		"Quota":                testQuota,
+		"Delete":               testDelete,
+		"Usage":                testUsage,
+		"Activity":             testActivity,
+		"ActivityFailedWindow": testActivityFailedWindow,
+		"Nonce":                testNonce,
+		"Hit":                  testHit,
+		"RegisterCounted":      testRegisterCounted,
+		"Invites":              testInvites,
+		"Fingerprint":          testFingerprint,
+		"StatsAndPing":         testStats,
+		"Rekey":                testRekey,
+		"Prune":                testPrune,
+		"ErrorsAreClosedSet":   testErrorSet,
+		"ActivityUnknownUser":  testActivityUnknown,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -493,7 +494,8 @@ func testActivity(t *testing.T, s store.Store) {
 	if strings.Join(got, " ") != want {
 		t.Fatalf("activity = %v, want %s", got, want)
 	}
-	// Only the last ActivityDepth events are kept.
+	// Only the backup's last ActivityDepth events are kept, besides the
+	// failed attempt, which has a window of its own.
 	var many []store.EventRecord
 	for i := range store.ActivityDepth + 10 {
 		many = append(many, store.EventRecord{User: u, Key: k, Kind: store.EventRestored, At: t0.Add(time.Duration(i+10) * time.Minute)})
@@ -502,11 +504,48 @@ func testActivity(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	ev, _ = s.Activity(ctx, u, k)
-	if len(ev) != store.ActivityDepth || !ev[0].At.Equal(t0.Add(time.Duration(store.ActivityDepth+19)*time.Minute)) {
+	if len(ev) != store.ActivityDepth+1 || !ev[0].At.Equal(t0.Add(time.Duration(store.ActivityDepth+19)*time.Minute)) {
 		t.Fatalf("kept %d events, newest %v", len(ev), ev[0].At)
 	}
 	_, err = s.Activity(ctx, ID("other"), k)
 	expectErr(t, err, store.ErrNotFound)
+}
+
+// A stranger's failed attempts (user-wide) keep a window of their own: many
+// of them never push the backup's own events out of the log.
+func testActivityFailedWindow(t *testing.T, s store.Store) {
+	u, k := ID("u"), ID("k")
+	mustRegister(t, s, u)
+	mustSave(t, s, u, k, "x", t0, noLimits)
+	var evs []store.EventRecord
+	for i := range store.ActivityDepth {
+		evs = append(evs, store.EventRecord{User: u, Key: k, Kind: store.EventRestored, At: t0.Add(time.Duration(i) * time.Minute)})
+	}
+	for i := range store.ActivityDepth + 10 {
+		evs = append(evs, store.EventRecord{User: u, Kind: store.EventFailedAttempt, At: t0.Add(time.Duration(100+i) * time.Minute)})
+	}
+	if err := s.RecordEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Activity(ctx, u, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, failed := 0, 0
+	for i, e := range ev {
+		if i > 0 && e.At.After(ev[i-1].At) {
+			t.Fatalf("not newest first at %d", i)
+		}
+		if e.Kind == store.EventFailedAttempt {
+			failed++
+		} else {
+			own++
+		}
+	}
+	if own != store.ActivityDepth || failed != store.FailedAttemptDepth {
+		t.Fatalf("activity holds %d own events and %d failed attempts, want %d and %d",
+			own, failed, store.ActivityDepth, store.FailedAttemptDepth)
+	}
 }
 
 func testActivityUnknown(t *testing.T, s store.Store) {
