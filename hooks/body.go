@@ -233,12 +233,14 @@ func (p *pacedReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// done gives the connection back its own deadline: net/http reads on in the
-// background once the body is complete, and a deadline of ours passing then
-// would cancel the request's context in the middle of its handler.
+// done clears the deadline, as net/http does itself once a body is complete:
+// it then reads on in the background (to notice a client that goes away),
+// and a deadline of ours passing during the handler would cancel the
+// request's context in the middle of its work. After an error the
+// connection is closed anyway.
 func (p *pacedReader) done() {
 	if !p.off {
-		_ = p.rc.SetReadDeadline(p.end)
+		_ = p.rc.SetReadDeadline(time.Time{})
 	}
 }
 
