@@ -44,10 +44,15 @@ type Config struct {
 	MaxBackupBytes      int64         // DAILYREPS_MAX_BACKUP_BYTES
 	UserQuotaBytes      int64         // DAILYREPS_USER_QUOTA_BYTES
 	HistoryDepth        int           // DAILYREPS_HISTORY_DEPTH
-	MaxLargeUploads     int           // DAILYREPS_MAX_LARGE_UPLOADS
+	MaxLargeUploads     int           // DAILYREPS_MAX_LARGE_UPLOADS (per client address)
+	MaxBodyMemory       int64         // DAILYREPS_MAX_BODY_MEMORY: request bodies held at once, server-wide
+	MinUploadRate       int64         // DAILYREPS_MIN_UPLOAD_RATE: bytes per second a body must keep up after UploadGrace
+	UploadGrace         time.Duration // DAILYREPS_UPLOAD_GRACE
+	MaxConnsPerIP       int           // DAILYREPS_MAX_CONNS_PER_IP: open connections per client address
 	SignatureWindow     time.Duration // DAILYREPS_SIGNATURE_WINDOW
 
 	AllowedOrigins     []string // DAILYREPS_ALLOWED_ORIGINS (comma-separated)
+	PublicURLs         []string // DAILYREPS_PUBLIC_URL: the origin(s) the server's own page is served from; empty: loopback only
 	TrustedProxyHeader string   // DAILYREPS_TRUSTED_PROXY_HEADER, e.g. Fly-Client-IP
 
 	Registration string // DAILYREPS_REGISTRATION: open, closed or invite
@@ -85,7 +90,11 @@ func Default() Config {
 		MaxBackupBytes:      5 << 20,
 		UserQuotaBytes:      50 << 20,
 		HistoryDepth:        10,
-		MaxLargeUploads:     4,
+		MaxLargeUploads:     2,
+		MaxBodyMemory:       256 << 20,
+		MinUploadRate:       4 << 10,
+		UploadGrace:         10 * time.Second,
+		MaxConnsPerIP:       64,
 		SignatureWindow:     300 * time.Second,
 		Registration:        RegistrationOpen,
 		DBMaxConns:          10,
@@ -138,9 +147,14 @@ func Load(getenv func(string) string) (Config, error) {
 	r.int64("DAILYREPS_USER_QUOTA_BYTES", &c.UserQuotaBytes)
 	r.int("DAILYREPS_HISTORY_DEPTH", &c.HistoryDepth)
 	r.int("DAILYREPS_MAX_LARGE_UPLOADS", &c.MaxLargeUploads)
+	r.int64("DAILYREPS_MAX_BODY_MEMORY", &c.MaxBodyMemory)
+	r.int64("DAILYREPS_MIN_UPLOAD_RATE", &c.MinUploadRate)
+	r.duration("DAILYREPS_UPLOAD_GRACE", &c.UploadGrace)
+	r.int("DAILYREPS_MAX_CONNS_PER_IP", &c.MaxConnsPerIP)
 	r.duration("DAILYREPS_SIGNATURE_WINDOW", &c.SignatureWindow)
 
 	c.AllowedOrigins = r.origins("DAILYREPS_ALLOWED_ORIGINS")
+	c.PublicURLs = r.origins("DAILYREPS_PUBLIC_URL")
 	c.TrustedProxyHeader = r.headerName("DAILYREPS_TRUSTED_PROXY_HEADER")
 
 	if s := getenv("DAILYREPS_REGISTRATION"); s != "" {

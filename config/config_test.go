@@ -90,7 +90,14 @@ var variables = map[string]variable{
 	"DAILYREPS_USER_QUOTA_BYTES":         intVar(func(c Config) int64 { return c.UserQuotaBytes }),
 	"DAILYREPS_HISTORY_DEPTH":            intVar(func(c Config) int64 { return int64(c.HistoryDepth) }),
 	"DAILYREPS_MAX_LARGE_UPLOADS":        intVar(func(c Config) int64 { return int64(c.MaxLargeUploads) }),
-	"DAILYREPS_SIGNATURE_WINDOW":         durationVar(func(c Config) time.Duration { return c.SignatureWindow }),
+	"DAILYREPS_MAX_BODY_MEMORY":          intVar(func(c Config) int64 { return c.MaxBodyMemory }),
+	"DAILYREPS_MIN_UPLOAD_RATE":          intVar(func(c Config) int64 { return c.MinUploadRate }),
+	"DAILYREPS_UPLOAD_GRACE":             durationVar(func(c Config) time.Duration { return c.UploadGrace }),
+	"DAILYREPS_MAX_CONNS_PER_IP":         intVar(func(c Config) int64 { return int64(c.MaxConnsPerIP) }),
+	"DAILYREPS_PUBLIC_URL": {"https://backup.example.com", func(c Config) bool {
+		return slices.Equal(c.PublicURLs, []string{"https://backup.example.com"})
+	}, []string{"*", "backup.example.com", "https://backup.example.com/app"}},
+	"DAILYREPS_SIGNATURE_WINDOW": durationVar(func(c Config) time.Duration { return c.SignatureWindow }),
 	"DAILYREPS_ALLOWED_ORIGINS": {" https://app.example.com/ ,http://localhost:5173", func(c Config) bool {
 		return slices.Equal(c.AllowedOrigins, []string{"https://app.example.com", "http://localhost:5173"})
 	}, []string{"*", "myapp.test", "https://app.example.com/path", "https:///", "ftp://app.example.com",

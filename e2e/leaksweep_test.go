@@ -239,6 +239,12 @@ func representativeRun(t *testing.T, p *process) ([]secret, string) {
 		unsigned("GET", target, nil)
 	}
 	unsigned("GET", "/", nil, "Referer", "https://app.example/restore?"+q)
+	// Ids as request ids, which the access log would otherwise record.
+	for _, rid := range []string{k, u, U, K} {
+		signed("GET", "/api/backup?"+q, nil, "X-Request-Id", rid)
+		unsigned("GET", "/api/usage?"+q, nil, "X-Request-Id", rid)
+		unsigned("GET", "/health", nil, "X-Request-Id", rid)
+	}
 	unsigned("GET", "/api/nothing", nil, "Referer", "https://app.example/"+U)
 	for _, body := range []string{
 		`{"userId":"` + u + `","storageKey":"` + k + `","data":"not base64!"}`,

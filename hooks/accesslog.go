@@ -18,7 +18,7 @@ type Observer func(route string, status int, took time.Duration)
 // AccessLog writes one structured line per API request, in place of
 // PocketBase's request log, which is unbound from the API because it records
 // full URIs and client addresses. The line holds a request id (the client's
-// X-Request-Id when it is sane, echoed back), the route pattern (never the
+// X-Request-Id when it is short and holds no long hex run, echoed back), the route pattern (never the
 // URL), the status, the duration and the request and response body sizes:
 // never an id, key or data.
 func AccessLog(logger func() *slog.Logger, observe Observer) *hook.Handler[*core.RequestEvent] {
@@ -89,21 +89,41 @@ func (w *countingWriter) Status() int {
 
 func (w *countingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// Request ids a client may choose: short, of safe characters, and without
+// a hex run long enough to be (part of) a userId or storageKey that a
+// careless client put there. A UUID's longest run is 12.
+const (
+	maxRequestIDLen    = 40
+	maxRequestIDHexRun = 12
+)
+
 func saneRequestID(s string) bool {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > maxRequestIDLen {
 		return false
 	}
+	run := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			run++
+		} else {
+			run = 0
+		}
+		if run > maxRequestIDHexRun {
 			return false
 		}
 	}
 	return true
 }
 
+// newRequestID makes an id that passes saneRequestID, so that a client may
+// send it back: two groups of 8 hex digits.
 func newRequestID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
+	h := hex.EncodeToString(b)
+	return h[:8] + "-" + h[8:]
 }

@@ -51,6 +51,9 @@ func TestAccessLogLines(t *testing.T) {
 		Body: map[string]string{"userId": user, "storageKey": key, "data": string(envelope)}}, "not a sane id")
 	get := send(servertest.Request{Method: "GET", Path: "/api/backup?userId=" + user + "&storageKey=" + key}, "")
 	miss := send(servertest.Request{Method: "GET", Path: "/api/backup?userId=" + stranger + "&storageKey=" + key}, strings.Repeat("a", 65))
+	// A careless client's ids as request ids: long hex runs are never kept.
+	asKey := send(servertest.Request{Method: "GET", Path: "/api/backup?userId=" + user + "&storageKey=" + key}, key)
+	asUser := send(servertest.Request{Method: "GET", Path: "/api/usage?userId=" + user + "&storageKey=" + key}, "u-"+strings.ToUpper(user[:40]))
 	for _, x := range []*sent{reg, save, get} {
 		if x.resp.Status != 200 {
 			t.Fatalf("%s %s: %d %s", x.req.Method, x.req.Path, x.resp.Status, x.resp.Body)
@@ -58,11 +61,11 @@ func TestAccessLogLines(t *testing.T) {
 	}
 
 	// The request id is the client's when it is sane, else a fresh one.
-	fresh := regexp.MustCompile(`^[0-9a-f]{16}$`)
+	fresh := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{8}$`)
 	if got := reg.resp.Header.Get("X-Request-Id"); got != "client-request-1" {
 		t.Fatalf("a sane X-Request-Id is not echoed: %q", got)
 	}
-	for _, x := range []*sent{save, get, miss} {
+	for _, x := range []*sent{save, get, miss, asKey, asUser} {
 		if got := x.resp.Header.Get("X-Request-Id"); !fresh.MatchString(got) {
 			t.Fatalf("request id %q for %s is not a fresh one", got, x.req.Path)
 		}
@@ -73,7 +76,7 @@ func TestAccessLogLines(t *testing.T) {
 
 	lines := map[string]map[string]any{}
 	for _, row := range rows {
-		for _, secret := range []string{user, key, stranger, strings.ToUpper(user), canary, "127.0.0.1", "not a sane id"} {
+		for _, secret := range []string{user, key, stranger, strings.ToUpper(user), user[:40], strings.ToUpper(user[:40]), canary, "127.0.0.1", "not a sane id"} {
 			if strings.Contains(row.Message+row.Data, secret) {
 				t.Errorf("a log line holds %.16s…: %s %s", secret, row.Message, row.Data)
 			}

@@ -1,13 +1,17 @@
 package hooks
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -21,20 +25,30 @@ var emptyHash = func() string { h := sha256.Sum256(nil); return hex.EncodeToStri
 type BodyLimits struct {
 	MaxBytes int64 // the route's body cap
 	// Large uploads (over LargeBytes, or of unknown length) run at most
-	// cap(Large) at a time; the others wait in the kernel's socket buffers,
-	// not in memory.
-	Large      chan struct{}
+	// Large's number at a time per client address; the address's others
+	// wait, in the kernel's socket buffers, not in memory. One address's
+	// stalled uploads never delay another's.
+	Large      *Slots
 	LargeBytes int64
+	// Memory is the server-wide budget of body bytes held at once; nil: none.
+	Memory *Memory
+	// A body must arrive at MinRate bytes per second or faster once Grace
+	// has passed, else it is cut off (408); ReadTimeout still bounds it.
+	MinRate     int64
+	Grace       time.Duration
+	ReadTimeout time.Duration
 }
 
 // ReadBody reads a JSON body once, under the route's cap, hashing it as it
-// streams (for the signature check). A declared length is read into one
-// buffer of exactly that size. It bypasses PocketBase's re-readable body
-// wrapper, which would keep a second copy of every upload. Nothing past the
-// cap is ever buffered: an oversized body is discarded as it arrives, up to
-// twice the cap so that the client can read a clean 413 (a browser's fetch
-// otherwise sees a bare network error), and past that the connection is
-// closed.
+// streams (for the signature check). Memory follows the bytes received: the
+// body is gathered in pooled blocks as it arrives, each taken from the
+// server-wide budget first, and joined once complete; a declared length
+// reserves nothing before its bytes come. It bypasses PocketBase's
+// re-readable body wrapper, which would keep a second copy of every upload.
+// Nothing past the cap is ever buffered: an oversized body is discarded as
+// it arrives, up to twice the cap so that the client can read a clean 413 (a
+// browser's fetch otherwise sees a bare network error), and past that the
+// connection is closed.
 func ReadBody(limits BodyLimits) *hook.Handler[*core.RequestEvent] {
 	return &hook.Handler[*core.RequestEvent]{
 		Id:       IdReadBody,
@@ -53,14 +67,25 @@ func ReadBody(limits BodyLimits) *hook.Handler[*core.RequestEvent] {
 				return err
 			}
 			defer release()
-			buf, hash, read, err := readCapped(body, n, limits.MaxBytes)
+			paced := limits.pace(e, body)
+			buf, hash, read, err := readCapped(paced, n, limits.MaxBytes, limits.Memory)
+			paced.done()
 			if errors.Is(err, errTooLarge) {
 				release() // draining a refused body holds no memory
 				return refuseTooLarge(e, body, read, -1, limits.MaxBytes)
 			}
 			if err != nil {
+				e.Response.Header().Set("Connection", "close")
+				switch {
+				case errors.Is(err, errNoMemory):
+					e.Response.Header().Set("Retry-After", "5")
+					return Fail(http.StatusServiceUnavailable, "The server is busy; try again.")
+				case errors.Is(err, os.ErrDeadlineExceeded):
+					return Fail(http.StatusRequestTimeout, "The request body arrived too slowly.")
+				}
 				return Fail(http.StatusBadRequest, "The request body could not be read.")
 			}
+			defer limits.Memory.give(int64(len(buf)))
 			e.Set(keyBody, buf)
 			e.Set(keyBodyHash, hash)
 			return e.Next()
@@ -68,22 +93,161 @@ func ReadBody(limits BodyLimits) *hook.Handler[*core.RequestEvent] {
 	}
 }
 
-// acquire waits for a slot when a body of contentLength (-1: unknown) is a
-// large one. The slot stands for the body's buffer, which lives until the
-// handler is done with it; release gives it back, once.
+// acquire waits for one of the client address's slots when a body of
+// contentLength (-1: unknown) is a large one. The slot lives until the
+// handler is done with the body; release gives it back, once.
 func (l BodyLimits) acquire(e *core.RequestEvent, contentLength int64) (release func(), err error) {
 	if l.Large == nil || contentLength >= 0 && contentLength <= l.LargeBytes {
 		return func() {}, nil
 	}
-	select {
-	case l.Large <- struct{}{}:
-		return sync.OnceFunc(func() { <-l.Large }), nil
-	case <-e.Request.Context().Done():
+	release, ok := l.Large.acquire(e.Request.Context(), ClientIP(e))
+	if !ok {
 		return nil, Fail(http.StatusServiceUnavailable, "The server is busy; try again.")
+	}
+	return sync.OnceFunc(release), nil
+}
+
+// Slots bound how many large uploads each client address has in flight.
+type Slots struct {
+	per  int
+	mu   sync.Mutex
+	held map[string]*addrSlots
+}
+
+type addrSlots struct {
+	free chan struct{}
+	refs int
+}
+
+// NewSlots allows per large uploads at a time per address; per <= 0: nil (no bound).
+func NewSlots(per int) *Slots {
+	if per <= 0 {
+		return nil
+	}
+	return &Slots{per: per, held: map[string]*addrSlots{}}
+}
+
+func (s *Slots) acquire(ctx context.Context, addr string) (release func(), ok bool) {
+	s.mu.Lock()
+	a := s.held[addr]
+	if a == nil {
+		a = &addrSlots{free: make(chan struct{}, s.per)}
+		s.held[addr] = a
+	}
+	a.refs++
+	s.mu.Unlock()
+	unref := func() {
+		s.mu.Lock()
+		if a.refs--; a.refs == 0 {
+			delete(s.held, addr)
+		}
+		s.mu.Unlock()
+	}
+	select {
+	case a.free <- struct{}{}:
+		return func() { <-a.free; unref() }, true
+	case <-ctx.Done():
+		unref()
+		return nil, false
 	}
 }
 
-var errTooLarge = errors.New("body too large")
+// Memory is a server-wide budget of request-body bytes held at once. Past it
+// a body is refused with 503 and Retry-After rather than let memory grow.
+type Memory struct {
+	max  int64
+	used atomic.Int64
+}
+
+// NewMemory budgets max bytes; max <= 0: nil (no bound).
+func NewMemory(max int64) *Memory {
+	if max <= 0 {
+		return nil
+	}
+	return &Memory{max: max}
+}
+
+func (m *Memory) take(n int64) bool {
+	if m == nil {
+		return true
+	}
+	if m.used.Add(n) > m.max {
+		m.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (m *Memory) give(n int64) {
+	if m != nil {
+		m.used.Add(-n)
+	}
+}
+
+// Used reports the bytes held now (tests, metrics).
+func (m *Memory) Used() int64 {
+	if m == nil {
+		return 0
+	}
+	return m.used.Load()
+}
+
+// pacedReader cuts a body off once it falls behind MinRate after Grace, by
+// moving the connection's read deadline ahead of each read to the moment the
+// bytes received so far would fall behind; a stalled client thus holds its
+// connection and its slot for Grace plus what it sent divided by the rate,
+// not for the whole read timeout.
+type pacedReader struct {
+	r          io.Reader
+	rc         *http.ResponseController
+	start, end time.Time // end: the read timeout's deadline (zero: none)
+	grace      time.Duration
+	rate, n    int64
+	off        bool
+}
+
+func (l BodyLimits) pace(e *core.RequestEvent, body io.Reader) *pacedReader {
+	p := &pacedReader{r: body, rc: http.NewResponseController(e.Response), start: time.Now(), grace: l.Grace, rate: l.MinRate}
+	if l.ReadTimeout > 0 {
+		p.end = p.start.Add(l.ReadTimeout)
+	}
+	p.off = l.MinRate <= 0
+	return p
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if !p.off {
+		due := p.start.Add(p.grace + time.Duration(float64(p.n)/float64(p.rate)*float64(time.Second)))
+		if soon := time.Now().Add(time.Second); due.Before(soon) {
+			due = soon // never so close that a read completing the body trips it
+		}
+		if !p.end.IsZero() && due.After(p.end) {
+			due = p.end
+		}
+		if err := p.rc.SetReadDeadline(due); err != nil {
+			p.off = true // not a network connection (tests)
+		}
+	}
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	return n, err
+}
+
+// done clears the deadline, as net/http does itself once a body is complete:
+// it then reads on in the background (to notice a client that goes away),
+// and a deadline of ours passing during the handler would cancel the
+// request's context in the middle of its work. After an error the
+// connection is closed anyway.
+func (p *pacedReader) done() {
+	if !p.off {
+		_ = p.rc.SetReadDeadline(time.Time{})
+	}
+}
+
+var (
+	errTooLarge = errors.New("body too large")
+	errNoMemory = errors.New("body memory budget spent")
+)
 
 func checkContentType(r *http.Request) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -106,51 +270,55 @@ func unwrapBody(b io.ReadCloser) io.Reader {
 }
 
 // readCapped reads the whole body, at most maxBytes of it, and its hash; read
-// is how many bytes it took from r. A declared length gets a buffer of
-// exactly that size. An unknown one is gathered in pooled blocks and copied
-// once into a buffer of its final size, so that a body refused for its size
-// leaves no garbage behind and no buffer grows past what it holds.
-func readCapped(r io.Reader, contentLength, maxBytes int64) (body []byte, hash string, read int64, err error) {
+// is how many bytes it took from r. The body is gathered in pooled blocks,
+// each taken from mem before it is filled, so that memory follows the bytes
+// received (a declared length reserves nothing ahead), and copied once into
+// a buffer of its final size. On success len(body) bytes stay taken from mem
+// for the caller to give back; on error none do.
+func readCapped(r io.Reader, contentLength, maxBytes int64, mem *Memory) (body []byte, hash string, read int64, err error) {
 	h := sha256.New()
-	counted := &countingReader{r: io.TeeReader(io.LimitReader(r, maxBytes+1), h)}
+	limit := maxBytes + 1
 	if contentLength >= 0 {
-		body = make([]byte, contentLength)
-		_, err = io.ReadFull(counted, body)
-		if err == nil {
-			// Nothing may follow the declared length.
-			var probe [1]byte
-			if n, _ := counted.Read(probe[:]); n > 0 {
-				err = errTooLarge
-			}
-		}
-	} else {
-		body, err = readBlocks(counted, maxBytes)
+		limit = min(limit, contentLength+1) // one byte past the declared length tells
 	}
-	if err == nil && counted.n > maxBytes {
+	counted := &countingReader{r: io.TeeReader(io.LimitReader(r, limit), h)}
+	body, err = readBlocks(counted, maxBytes, mem)
+	switch {
+	case err != nil:
+	case counted.n > maxBytes || contentLength >= 0 && counted.n > contentLength:
 		err = errTooLarge
+	case contentLength >= 0 && counted.n < contentLength:
+		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
+		if body != nil {
+			mem.give(int64(len(body)))
+		}
 		return nil, "", counted.n, err
 	}
 	return body, hex.EncodeToString(h.Sum(nil)), counted.n, nil
 }
 
-const blockSize = 64 << 10
+const blockSize = 16 << 10
 
 var blocks = sync.Pool{New: func() any { return new([blockSize]byte) }}
 
-// readBlocks reads r to its end in pooled blocks and joins them, unless it
-// holds more than maxBytes.
-func readBlocks(r io.Reader, maxBytes int64) ([]byte, error) {
+// readBlocks reads r to its end in pooled blocks, each taken from mem first,
+// and joins them, unless it holds more than maxBytes.
+func readBlocks(r io.Reader, maxBytes int64, mem *Memory) ([]byte, error) {
 	var held []*[blockSize]byte
 	defer func() {
 		for _, b := range held {
 			blocks.Put(b)
 		}
+		mem.give(int64(len(held)) * blockSize)
 	}()
 	total, last := 0, blockSize // last: bytes used in the newest block
 	for {
 		if last == blockSize {
+			if !mem.take(blockSize) {
+				return nil, errNoMemory
+			}
 			held = append(held, blocks.Get().(*[blockSize]byte))
 			last = 0
 		}
@@ -166,6 +334,9 @@ func readBlocks(r io.Reader, maxBytes int64) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if !mem.take(int64(total)) {
+		return nil, errNoMemory
 	}
 	out := make([]byte, 0, total)
 	for i, b := range held {

@@ -2,6 +2,7 @@ package hooks
 
 import (
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -11,11 +12,12 @@ import (
 )
 
 // CORS answers for the API's own origin policy, in place of PocketBase's
-// allow-everything default: the server's own origin (the page it serves) and
+// allow-everything default: the server's own origin (the page it serves: the
+// configured public origins, or a loopback one when none is configured) and
 // the operator's allowlist. A foreign origin gets no Access-Control-Allow-Origin,
 // and a state-changing request from it is refused outright (403), not merely
 // hidden from the page: a hidden response would still have changed data.
-func CORS(allowed []string) *hook.Handler[*core.RequestEvent] {
+func CORS(allowed, public []string) *hook.Handler[*core.RequestEvent] {
 	return &hook.Handler[*core.RequestEvent]{
 		Id:       IdCORS,
 		Priority: PriorityCORS,
@@ -27,7 +29,7 @@ func CORS(allowed []string) *hook.Handler[*core.RequestEvent] {
 			if origin == "" {
 				return e.Next() // not a browser's cross-origin request
 			}
-			ok := sameOrigin(origin, e.Request.Host) || slices.Contains(allowed, strings.ToLower(origin))
+			ok := ownOrigin(origin, e.Request.Host, public) || slices.Contains(allowed, strings.ToLower(origin))
 			if !ok {
 				if preflight || isStateChanging(e.Request.Method) {
 					return Fail(http.StatusForbidden, "This origin is not allowed to use this server.")
@@ -49,9 +51,24 @@ func CORS(allowed []string) *hook.Handler[*core.RequestEvent] {
 	}
 }
 
-// sameOrigin compares hosts only: behind a TLS-terminating proxy the page's
-// scheme (https) differs from the request's (http).
-func sameOrigin(origin, host string) bool {
+// ownOrigin reports whether origin is the server's own page. The Host header
+// cannot say so: a DNS-rebinding page sends its own name as Host and Origin
+// alike. So it is one of the configured public origins
+// (DAILYREPS_PUBLIC_URL), or, when none is configured, a loopback origin
+// naming the host and port the request was sent to (either scheme, since a
+// TLS-terminating proxy changes it).
+func ownOrigin(origin, host string, public []string) bool {
+	if len(public) > 0 {
+		return slices.Contains(public, strings.ToLower(origin))
+	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, host) {
+		return false
+	}
+	name := u.Hostname()
+	if strings.EqualFold(name, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(name)
+	return err == nil && a.Unmap().IsLoopback()
 }

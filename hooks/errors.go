@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 
 	"github.com/pocketbase/pocketbase/core"
 	"github.com/pocketbase/pocketbase/tools/hook"
@@ -32,8 +33,17 @@ func ErrorShape(logf func(msg string, args ...any)) *hook.Handler[*core.RequestE
 				status, msg = apiErr.Status, apiErr.Message
 			} else if logf != nil {
 				// Store and driver errors carry peppered ids at most, never
-				// what the client sent.
-				logf("request failed", "requestId", RequestID(e), "error", err.Error())
+				// what the client sent; a recovered panic carries its value
+				// and stack in the error's raw data, which the message
+				// leaves out. Long hex runs (an id in a panic's value) are
+				// masked all the same.
+				msg := err.Error()
+				if errors.As(err, &apiErr) {
+					if raw, ok := apiErr.RawData().(error); ok {
+						msg = raw.Error()
+					}
+				}
+				logf("request failed", "requestId", RequestID(e), "error", maskHexRuns(msg))
 			}
 			return WriteError(e, status, msg)
 		},
@@ -61,3 +71,9 @@ func WriteJSON(e *core.RequestEvent, status int, v any) error {
 	_, err = e.Response.Write(b)
 	return err
 }
+
+// hexRun is a run of hex digits as long as a userId or storageKey's half:
+// stack addresses (16 digits at most) stay readable.
+var hexRun = regexp.MustCompile(`[0-9a-fA-F]{24,}`)
+
+func maskHexRuns(s string) string { return hexRun.ReplaceAllString(s, "[hex]") }

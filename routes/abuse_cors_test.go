@@ -246,3 +246,41 @@ func noACAO(t *testing.T, r *servertest.Response) {
 		t.Fatalf("Access-Control-Allow-Origin = %q for a refused origin", got)
 	}
 }
+
+// A DNS-rebinding page names its own host in Host and Origin alike: Host
+// must not make it the server's own page. Without DAILYREPS_PUBLIC_URL only
+// a loopback page is; with it, the configured origin is, whatever the Host.
+func TestCORSRebindingIsNotSameOrigin(t *testing.T) {
+	s := servertest.New(t)
+	port := s.URL[strings.LastIndexByte(s.URL, ':')+1:]
+	post := func(host, origin string) int {
+		req, err := http.NewRequest("POST", s.URL+"/api/register", strings.NewReader(`{"userId":"`+id(host+origin)+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	rebound := "rebind.example:" + port
+	if st := post(rebound, "http://"+rebound); st != http.StatusForbidden {
+		t.Fatalf("a rebinding page's register: %d, want 403", st)
+	}
+	if st := post("localhost:"+port, "http://localhost:"+port); st != http.StatusOK {
+		t.Fatalf("a loopback page's register: %d", st)
+	}
+
+	pub := servertest.New(t, servertest.WithConfig(func(c *config.Config) { c.PublicURLs = []string{"https://backup.example.com"} }))
+	r := pub.Do(withHeader(servertest.Request{Method: "POST", Path: "/api/register", Body: map[string]string{"userId": id("pub")}},
+		"Origin", "https://backup.example.com"))
+	expectStatus(t, r, http.StatusOK)
+	r = pub.Do(withHeader(servertest.Request{Method: "POST", Path: "/api/register", Body: map[string]string{"userId": id("pub2")}},
+		"Origin", strings.Replace(pub.URL, "127.0.0.1", "localhost", 1)))
+	expectStatus(t, r, http.StatusForbidden)
+}

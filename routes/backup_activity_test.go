@@ -292,16 +292,20 @@ func sameEvents(a, b []activityEvent) bool {
 	return slices.Equal(slices.SortedFunc(slices.Values(a), cmp), slices.SortedFunc(slices.Values(b), cmp))
 }
 
-// Each backup keeps its last store.ActivityDepth events, and so does the
-// user-wide count of failed attempts: older ones are deleted, not hidden.
+// Each backup keeps its last store.ActivityDepth events, and the user-wide
+// failed attempts their last store.FailedAttemptDepth minutes, in a window of
+// their own: a stranger's guesses never push the owner's events out. Older
+// ones are deleted, not hidden.
 func TestActivityKeepsTheLast50(t *testing.T) {
 	s := newActivityServer(t, func(c *config.Config) { c.HistoryDepth = 0 })
 	user, key := id("owner"), id("owner-key")
 	register(t, s, user)
 
 	const n = store.ActivityDepth + 5
+	var savedAt []string
 	for i := range n {
 		s.Clock.Advance(time.Minute)
+		savedAt = append(savedAt, minute(s.Clock.Now()))
 		save(t, s, user, key, envelope(32, byte('a'+i%26)))
 	}
 	var failedAt []string
@@ -315,11 +319,17 @@ func TestActivityKeepsTheLast50(t *testing.T) {
 
 	got := waitActivity(t, s, user, key, headIs(activityEvent{store.EventFailedAttempt, failedAt[n-1], 1}))
 	checkNewestFirst(t, got)
-	if len(got) != store.ActivityDepth {
-		t.Fatalf("%d events, want %d", len(got), store.ActivityDepth)
+	if len(got) != store.FailedAttemptDepth+store.ActivityDepth {
+		t.Fatalf("%d events, want %d", len(got), store.FailedAttemptDepth+store.ActivityDepth)
 	}
 	for i, e := range got {
-		if want := (activityEvent{store.EventFailedAttempt, failedAt[n-1-i], 1}); e != want {
+		var want activityEvent
+		if i < store.FailedAttemptDepth {
+			want = activityEvent{store.EventFailedAttempt, failedAt[n-1-i], 1}
+		} else {
+			want = activityEvent{store.EventSaved, savedAt[n-1-(i-store.FailedAttemptDepth)], 1}
+		}
+		if e != want {
 			t.Fatalf("event %d = %v, want %v", i, e, want)
 		}
 	}
@@ -331,7 +341,8 @@ func TestActivityKeepsTheLast50(t *testing.T) {
 	if err := s.DB().NewQuery(`SELECT COUNT(*) FROM activity WHERE storage_key = ''`).Row(&userWide); err != nil {
 		t.Fatal(err)
 	}
-	if perBackup != store.ActivityDepth || userWide != store.ActivityDepth {
-		t.Fatalf("stored rows: %d for the backup, %d user-wide; want %d each", perBackup, userWide, store.ActivityDepth)
+	if perBackup != store.ActivityDepth || userWide != store.FailedAttemptDepth {
+		t.Fatalf("stored rows: %d for the backup, %d user-wide; want %d and %d", perBackup, userWide,
+			store.ActivityDepth, store.FailedAttemptDepth)
 	}
 }

@@ -53,10 +53,16 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 		Creator: creatorTag(h.Pepper.Bucket("creator", hooks.ClientIP(e))),
 	})
 	if err != nil {
-		if refusesKey(err) {
-			h.failedLookups.Allow(lookupKey(e, id))
+		if h.provesNothing(e, id, err) {
+			h.failedAttempt(e, id)
 		}
 		return storeError(e, err)
+	}
+	if res.Version == 1 && h.hasOtherBackups(e, id) {
+		// A new backup beside others: its key proved nothing, and version 1
+		// (where the right key gets the next version) tells a guess it
+		// missed. A user's first backup is no guess at anything.
+		h.failedLookups.Allow(lookupKey(e, id))
 	}
 	h.Events.Record(id.user, id.key, store.EventSaved, res.UpdatedAt)
 	// The owner sees history leave as well as arrive: a version the depth
@@ -68,10 +74,28 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 	return hooks.WriteJSON(e, http.StatusOK, saveResponse{true, timestamp(res.UpdatedAt), res.Version})
 }
 
-// refusesKey reports a save refused for its key rather than its content.
-func refusesKey(err error) bool {
+// hasOtherBackups reports whether id's user holds a backup besides id's.
+func (h *handlers) hasOtherBackups(e *core.RequestEvent, id ids) bool {
+	u, err := h.Store.Usage(e.Request.Context(), id.user, id.key)
+	return err != nil || u.Backups > 1
+}
+
+// provesNothing reports a save refused in a way that tells a key without a
+// backup from one with: a user (or an address) full of backups, a stale
+// If-Match with no version to name (412 without ETag), or a quota that
+// judged the save as a new backup.
+func (h *handlers) provesNothing(e *core.RequestEvent, id ids, err error) bool {
 	var le *store.LimitError
-	return errors.As(err, &le) && (le.Reason == store.ReasonBackupsPerUser || le.Reason == store.ReasonBackupsPerAddress)
+	var se *store.StaleError
+	switch {
+	case errors.As(err, &le):
+		return le.Reason == store.ReasonBackupsPerUser || le.Reason == store.ReasonBackupsPerAddress
+	case errors.As(err, &se):
+		return se.Current == 0
+	case errors.Is(err, store.ErrQuota):
+		return !h.backupExists(e, id)
+	}
+	return false
 }
 
 // creatorTagLen is how many hex digits of the address's keyed hash a backup

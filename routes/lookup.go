@@ -34,14 +34,19 @@ func (h *handlers) checkLookups(e *core.RequestEvent, id ids) error {
 	return nil
 }
 
-// lookupFailed counts a lookup that proved nothing, both against the
-// address's budget and in the user's activity log, and answers.
+// lookupFailed counts a lookup that proved nothing and answers.
 func (h *handlers) lookupFailed(e *core.RequestEvent, id ids, err error) error {
 	if errors.Is(err, store.ErrNotFound) {
-		h.failedLookups.Allow(lookupKey(e, id))
-		h.Events.Record(id.user, "", store.EventFailedAttempt, h.Now())
+		h.failedAttempt(e, id)
 	}
 	return storeError(e, err)
+}
+
+// failedAttempt counts a request whose key proved nothing, both against the
+// address's budget and in the user's activity log.
+func (h *handlers) failedAttempt(e *core.RequestEvent, id ids) {
+	h.failedLookups.Allow(lookupKey(e, id))
+	h.Events.Record(id.user, "", store.EventFailedAttempt, h.Now())
 }
 
 func lookupKey(e *core.RequestEvent, id ids) string { return hooks.ClientIP(e) + "|" + id.user }

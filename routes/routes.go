@@ -71,19 +71,20 @@ func Mount(r *router.Router[*core.RequestEvent], d Deps) {
 		hooks.ErrorShape(func(msg string, args ...any) { d.Logger().Error(msg, args...) }),
 		hooks.SecurityHeaders(),
 		hooks.ClientIPResolver(c.TrustedProxyHeader),
-		hooks.CORS(c.AllowedOrigins),
-	)
+	) // the origin policy (hooks.CORS) is bound router-wide, by package server
 
 	limited := api.Group("")
 	limited.Bind(hooks.IPLimit(h.ipBuckets), hooks.Signature(hooks.SignatureConfig{
 		Secret: c.HMACSecret, Window: c.SignatureWindow, Now: d.Now, UseNonce: h.useNonce,
 	}))
-	var large chan struct{} // nil: no bound
-	if c.MaxLargeUploads > 0 {
-		large = make(chan struct{}, c.MaxLargeUploads)
+	memory := hooks.NewMemory(c.MaxBodyMemory) // one budget for every route's bodies
+	paced := func(l hooks.BodyLimits) hooks.BodyLimits {
+		l.Memory, l.MinRate, l.Grace, l.ReadTimeout = memory, c.MinUploadRate, c.UploadGrace, c.ReadTimeout
+		return l
 	}
-	body := hooks.ReadBody(hooks.BodyLimits{MaxBytes: maxBodyBytes(c.MaxBackupBytes), Large: large, LargeBytes: 1 << 20})
-	small := hooks.ReadBody(hooks.BodyLimits{MaxBytes: 4 << 10})
+	body := hooks.ReadBody(paced(hooks.BodyLimits{MaxBytes: maxBodyBytes(c.MaxBackupBytes),
+		Large: hooks.NewSlots(c.MaxLargeUploads), LargeBytes: 1 << 20}))
+	small := hooks.ReadBody(paced(hooks.BodyLimits{MaxBytes: 4 << 10}))
 
 	registerLimit := hooks.RouteLimit("drRegisterLimit", hooks.PriorityRouteLimit, h.registerBuckets,
 		"Too many registrations from this address.")

@@ -45,14 +45,13 @@ func (h *handlers) userRegister(e *core.RequestEvent) error {
 	default:
 		// Counted in the database, so that the cap holds across restarts
 		// and instances. Invites need no cap: they already bound who gets in.
+		// Only a registration that creates a user counts: a taken name
+		// (409) spends nothing.
 		bucket := h.Pepper.Bucket("newusers", hooks.ClientIP(e))
-		err = h.Store.Hit(e.Request.Context(), bucket, 24*time.Hour, h.Config.NewUsersPerIPPerDay, now)
+		err = h.Store.RegisterCounted(e.Request.Context(), id.user, bucket, 24*time.Hour, h.Config.NewUsersPerIPPerDay, now)
 		var le *store.LimitError
 		if errors.As(err, &le) {
 			return hooks.TooMany(e, le.RetryAfter, "Too many new users from this address today.")
-		}
-		if err == nil {
-			err = h.Store.Register(e.Request.Context(), id.user, now)
 		}
 	}
 	if err != nil {

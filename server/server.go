@@ -72,6 +72,9 @@ func Register(app core.App, cfg config.Config, opts Options) {
 			if err := applyBackupDefaults(se.App, logger); err != nil {
 				return err
 			}
+			if err := applyRateLimitDefaults(se.App, logger); err != nil {
+				return err
+			}
 			deps, figures, closeAll, err := open(se.App, cfg, logger, opts)
 			if err != nil {
 				return err
@@ -95,7 +98,7 @@ func Register(app core.App, cfg config.Config, opts Options) {
 			// origin policy replaces it everywhere, PocketBase's routes and
 			// the 404s of unknown paths included.
 			se.Router.Unbind(apis.DefaultCorsMiddlewareId)
-			se.Router.Bind(hooks.CORS(cfg.AllowedOrigins))
+			se.Router.Bind(hooks.CORS(cfg.AllowedOrigins, cfg.PublicURLs))
 			routes.Mount(se.Router, deps)
 			if opts.Public != nil {
 				se.Router.GET("/{path...}", apis.Static(opts.Public, true)).BindFunc(guardAPI)
@@ -103,6 +106,47 @@ func Register(app core.App, cfg config.Config, opts Options) {
 			return se.Next()
 		},
 	})
+	// Last of the serve hooks, when the listener (ours or a test's) is known
+	// and just before PocketBase builds the router and starts serving.
+	app.OnServe().Bind(&hook.Handler[*core.ServeEvent]{
+		Id:       "drListener",
+		Priority: 1 << 20,
+		Func: func(se *core.ServeEvent) error {
+			if err := limitListener(se, cfg); err != nil {
+				return err
+			}
+			err := se.Next()
+			if se.Server.Handler != nil {
+				se.Server.Handler = rejectUncleanPaths(se.Server.Handler)
+			}
+			return err
+		},
+	})
+}
+
+// limitListener opens the listener PocketBase would (unless one is set) and
+// caps the connections per client address on it. Behind a trusted proxy
+// every connection comes from the proxy, so the cap is left to the proxy.
+func limitListener(se *core.ServeEvent, cfg config.Config) error {
+	if cfg.MaxConnsPerIP <= 0 || cfg.TrustedProxyHeader != "" {
+		return nil
+	}
+	if se.Listener == nil {
+		addr := se.Server.Addr
+		if addr == "" {
+			addr = ":http"
+			if se.Server.TLSConfig != nil {
+				addr = ":https"
+			}
+		}
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		se.Listener = l
+	}
+	se.Listener = limitConns(se.Listener, cfg.MaxConnsPerIP)
+	return nil
 }
 
 // open loads the pepper and the store and checks that they belong together.

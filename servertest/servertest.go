@@ -196,6 +196,11 @@ type Request struct {
 // Do sends a request and reads the whole response.
 func (s *Server) Do(r Request) *Response {
 	s.t.Helper()
+	return s.do(s.client, r)
+}
+
+func (s *Server) do(client *http.Client, r Request) *Response {
+	s.t.Helper()
 	var body io.Reader
 	switch b := r.Body.(type) {
 	case nil:
@@ -224,7 +229,7 @@ func (s *Server) Do(r Request) *Response {
 	for k, v := range r.Header {
 		req.Header.Set(k, v)
 	}
-	resp, err := s.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", r.Method, r.Path, err)
 	}

@@ -193,12 +193,22 @@ type EventRecord struct {
 // ActivityDepth is how many events each backup keeps.
 const ActivityDepth = 50
 
+// FailedAttemptDepth is how many minutes of failed attempts each user keeps,
+// in a window apart from its backups' own events, so that a stranger's
+// guesses cannot push the owner's events out.
+const FailedAttemptDepth = 20
+
 // Store is the storage contract. All ids are peppered. Methods are safe for
 // concurrent use; each mutating method is one transaction.
 type Store interface {
 	// Register creates a user; ErrExists when it already exists (exactly one
 	// of two racing registrations succeeds).
 	Register(ctx context.Context, user string, now time.Time) error
+
+	// RegisterCounted is Register under a Hit-style limit on bucket, in one
+	// transaction: a user that exists is ErrExists and spends nothing, so
+	// only registrations that create a user count.
+	RegisterCounted(ctx context.Context, user, bucket string, window time.Duration, max int, now time.Time) error
 
 	// SaveBackup upserts the backup keyed by (req.User, req.Key) as a new
 	// version, keeping the previous ones as history, pruned to the depth

@@ -46,6 +46,29 @@ func (s *Store) Hit(ctx context.Context, bucket string, window time.Duration, ma
 	})
 }
 
+// RegisterCounted implements store.Store. The insert comes first and the
+// limit after it, in the same transaction: a refusal rolls the new user
+// back, and a user that already exists never reaches the limit.
+func (s *Store) RegisterCounted(ctx context.Context, user, bucket string, window time.Duration, max int, now time.Time) error {
+	return s.tx(ctx, func(tx *dbx.Tx) error {
+		if err := s.insertUser(tx, user, now); err != nil {
+			return err
+		}
+		if max <= 0 {
+			return nil
+		}
+		if s.d.LockBucket != "" {
+			if _, err := tx.NewQuery(s.d.LockBucket).Bind(dbx.Params{"bucket": bucket}).Execute(); err != nil {
+				return err
+			}
+		}
+		if err := s.refuseOverLimit(tx, bucket, "requests", window, max, now); err != nil {
+			return err
+		}
+		return s.recordHit(tx, bucket, now)
+	})
+}
+
 // refuseOverLimit returns a *store.LimitError when bucket already holds max
 // hits inside the window ending now; RetryAfter is when the oldest leaves it.
 func (s *Store) refuseOverLimit(tx *dbx.Tx, bucket, reason string, window time.Duration, max int, now time.Time) error {
@@ -119,7 +142,11 @@ func (s *Store) RecordEvents(ctx context.Context, events []store.EventRecord) er
 				WHERE user_id = {:user} AND storage_key = {:key} ORDER BY minute DESC LIMIT {:depth}) AS kept)`).Prepare()
 		defer trim.Close()
 		for _, b := range backups {
-			if _, err := trim.Bind(dbx.Params{"user": b[0], "key": b[1], "depth": store.ActivityDepth}).Execute(); err != nil {
+			depth := store.ActivityDepth
+			if b[1] == "" { // the user-wide failed attempts: a window of their own
+				depth = store.FailedAttemptDepth
+			}
+			if _, err := trim.Bind(dbx.Params{"user": b[0], "key": b[1], "depth": depth}).Execute(); err != nil {
 				return err
 			}
 		}
@@ -134,10 +161,18 @@ func (s *Store) Activity(ctx context.Context, user, key string) ([]store.Event, 
 	if err := s.owns(ctx, s.read, user, key); err != nil {
 		return nil, err
 	}
-	rows, err := s.read.NewQuery(`SELECT kind, minute, count FROM activity
-		WHERE user_id = {:user} AND (storage_key = {:key} OR storage_key = '')
-		ORDER BY minute DESC, kind LIMIT {:depth}`).
-		Bind(dbx.Params{"user": user, "key": key, "depth": store.ActivityDepth}).WithContext(ctx).Rows()
+	// The backup's own events and the user-wide failed attempts each fill a
+	// window of their own, so that a stranger's guesses never push the
+	// owner's events out.
+	rows, err := s.read.NewQuery(`SELECT kind, minute, count FROM (
+			SELECT kind, minute, count FROM (SELECT kind, minute, count FROM activity
+				WHERE user_id = {:user} AND storage_key = {:key} ORDER BY minute DESC, kind LIMIT {:depth}) AS own
+			UNION ALL
+			SELECT kind, minute, count FROM (SELECT kind, minute, count FROM activity
+				WHERE user_id = {:user} AND storage_key = '' ORDER BY minute DESC LIMIT {:failed}) AS failed
+		) AS events ORDER BY minute DESC, kind`).
+		Bind(dbx.Params{"user": user, "key": key, "depth": store.ActivityDepth, "failed": store.FailedAttemptDepth}).
+		WithContext(ctx).Rows()
 	if err != nil {
 		return nil, s.fail(err)
 	}

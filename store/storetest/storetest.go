@@ -24,38 +24,40 @@ type Factory func(t *testing.T) store.Store
 // Run runs the whole suite against stores made by newStore.
 func Run(t *testing.T, newStore Factory) {
 	tests := map[string]func(*testing.T, store.Store){
-		"Register":            testRegister,
-		"RegisterRace":        testRegisterRace,
-		"SaveAndGet":          testSaveAndGet,
-		"SaveUnknownUser":     testSaveUnknownUser,
-		"SameKeyOtherUser":    testSameKeyOtherUser,
-		"HistoryYieldsQuota":  testHistoryYields,
-		"NewKeyRace":          testNewKeyRace,
-		"History":             testHistory,
-		"NoHistory":           testNoHistory,
-		"IfMatch":             testIfMatch,
-		"IfMatchRace":         testIfMatchRace,
-		"SaveRace":            testSaveRace,
-		"SavesPerHourAndDay":  testSaveRate,
-		"MaxBackupsPerUser":   testMaxBackups,
-		"MaxBackupsPerAddr":   testMaxBackupsPerAddress,
-		"Quota":               testQuota,
-		"Delete":              testDelete,
-		"Usage":               testUsage,
-		"Activity":            testActivity,
-		"Nonce":               testNonce,
-		"Hit":                 testHit,
-		"Invites":             testInvites,
-		"Fingerprint":         testFingerprint,
-		"StatsAndPing":        testStats,
-		"Rekey":               testRekey,
-		"Prune":               testPrune,
-		"ErrorsAreClosedSet":  testErrorSet,
-		"ActivityUnknownUser": testActivityUnknown,
-		"UsageFigures":        testUsageFigures,
-		"AdminList":           testAdminList,
-		"AdminListBadQuery":   testAdminListBadQuery,
-		"DeleteUser":          testDeleteUser,
+		"Register":             testRegister,
+		"RegisterRace":         testRegisterRace,
+		"SaveAndGet":           testSaveAndGet,
+		"SaveUnknownUser":      testSaveUnknownUser,
+		"SameKeyOtherUser":     testSameKeyOtherUser,
+		"HistoryYieldsQuota":   testHistoryYields,
+		"NewKeyRace":           testNewKeyRace,
+		"History":              testHistory,
+		"NoHistory":            testNoHistory,
+		"IfMatch":              testIfMatch,
+		"IfMatchRace":          testIfMatchRace,
+		"SaveRace":             testSaveRace,
+		"SavesPerHourAndDay":   testSaveRate,
+		"MaxBackupsPerUser":    testMaxBackups,
+		"MaxBackupsPerAddr":    testMaxBackupsPerAddress,
+		"Quota":                testQuota,
+		"Delete":               testDelete,
+		"Usage":                testUsage,
+		"Activity":             testActivity,
+		"Nonce":                testNonce,
+		"Hit":                  testHit,
+		"Invites":              testInvites,
+		"Fingerprint":          testFingerprint,
+		"StatsAndPing":         testStats,
+		"Rekey":                testRekey,
+		"Prune":                testPrune,
+		"ErrorsAreClosedSet":   testErrorSet,
+		"ActivityUnknownUser":  testActivityUnknown,
+		"UsageFigures":         testUsageFigures,
+		"AdminList":            testAdminList,
+		"AdminListBadQuery":    testAdminListBadQuery,
+		"DeleteUser":           testDeleteUser,
+		"ActivityFailedWindow": testActivityFailedWindow,
+		"RegisterCounted":      testRegisterCounted,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -132,6 +134,28 @@ func testRegister(t *testing.T, s store.Store) {
 	u := ID("u")
 	mustRegister(t, s, u)
 	expectErr(t, s.Register(ctx, u, t0), store.ErrExists)
+}
+
+// Only registrations that create a user count against the bucket; a refused
+// one creates none.
+func testRegisterCounted(t *testing.T, s store.Store) {
+	taken, b := ID("taken"), "newusers:"+ID("addr")
+	mustRegister(t, s, taken)
+	for range 3 {
+		expectErr(t, s.RegisterCounted(ctx, taken, b, time.Hour, 2, t0), store.ErrExists)
+	}
+	for i := range 2 {
+		if err := s.RegisterCounted(ctx, ID(fmt.Sprint("new", i)), b, time.Hour, 2, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expectLimit(t, s.RegisterCounted(ctx, ID("third"), b, time.Hour, 2, t0), 59*time.Minute, 61*time.Minute)
+	if err := s.RegisterCounted(ctx, ID("third"), b, time.Hour, 2, t0.Add(61*time.Minute)); err != nil {
+		t.Fatalf("the refused user was kept, or the window never ends: %v", err)
+	}
+	if err := s.RegisterCounted(ctx, ID("unbounded"), b, time.Hour, 0, t0); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func testRegisterRace(t *testing.T, s store.Store) {
@@ -565,7 +589,8 @@ func testActivity(t *testing.T, s store.Store) {
 	if strings.Join(got, " ") != want {
 		t.Fatalf("activity = %v, want %s", got, want)
 	}
-	// Only the last ActivityDepth events are kept.
+	// Only the backup's last ActivityDepth events are kept, besides the
+	// failed attempt, which has a window of its own.
 	var many []store.EventRecord
 	for i := range store.ActivityDepth + 10 {
 		many = append(many, store.EventRecord{User: u, Key: k, Kind: store.EventRestored, At: t0.Add(time.Duration(i+10) * time.Minute)})
@@ -574,11 +599,48 @@ func testActivity(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	ev, _ = s.Activity(ctx, u, k)
-	if len(ev) != store.ActivityDepth || !ev[0].At.Equal(t0.Add(time.Duration(store.ActivityDepth+19)*time.Minute)) {
+	if len(ev) != store.ActivityDepth+1 || !ev[0].At.Equal(t0.Add(time.Duration(store.ActivityDepth+19)*time.Minute)) {
 		t.Fatalf("kept %d events, newest %v", len(ev), ev[0].At)
 	}
 	_, err = s.Activity(ctx, ID("other"), k)
 	expectErr(t, err, store.ErrNotFound)
+}
+
+// A stranger's failed attempts (user-wide) keep a window of their own: many
+// of them never push the backup's own events out of the log.
+func testActivityFailedWindow(t *testing.T, s store.Store) {
+	u, k := ID("u"), ID("k")
+	mustRegister(t, s, u)
+	mustSave(t, s, u, k, "x", t0, noLimits)
+	var evs []store.EventRecord
+	for i := range store.ActivityDepth {
+		evs = append(evs, store.EventRecord{User: u, Key: k, Kind: store.EventRestored, At: t0.Add(time.Duration(i) * time.Minute)})
+	}
+	for i := range store.ActivityDepth + 10 {
+		evs = append(evs, store.EventRecord{User: u, Kind: store.EventFailedAttempt, At: t0.Add(time.Duration(100+i) * time.Minute)})
+	}
+	if err := s.RecordEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := s.Activity(ctx, u, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, failed := 0, 0
+	for i, e := range ev {
+		if i > 0 && e.At.After(ev[i-1].At) {
+			t.Fatalf("not newest first at %d", i)
+		}
+		if e.Kind == store.EventFailedAttempt {
+			failed++
+		} else {
+			own++
+		}
+	}
+	if own != store.ActivityDepth || failed != store.FailedAttemptDepth {
+		t.Fatalf("activity holds %d own events and %d failed attempts, want %d and %d",
+			own, failed, store.ActivityDepth, store.FailedAttemptDepth)
+	}
 }
 
 func testActivityUnknown(t *testing.T, s store.Store) {
