@@ -45,17 +45,23 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 		return err
 	}
 	c := h.Config
-	res, err := h.Store.SaveBackup(e.Request.Context(), store.SaveRequest{
+	sr := store.SaveRequest{
 		User: id.user, Key: id.key, Data: req.Data, IfMatch: ifMatch, Now: h.Now(),
 		Limits: store.SaveLimits{PerHour: c.SavesPerHour, PerDay: c.SavesPerDay, MaxBackupsPerUser: c.MaxBackupsPerUser,
 			QuotaBytes: c.UserQuotaBytes, HistoryDepth: c.HistoryDepth},
-	})
+	}
+	replay := hooks.ReplayOf(e) // a signed save's replay record, written with the save
+	if replay != nil {
+		sr.Nonce, sr.NonceExpires = replay.Nonce, replay.Expires
+	}
+	res, err := h.Store.SaveBackup(e.Request.Context(), sr)
 	if err != nil {
 		if refusesKey(err) {
 			h.failedLookups.Allow(lookupKey(e, id))
 		}
 		return storeError(e, err)
 	}
+	replay.Recorded()
 	h.Events.Record(id.user, id.key, store.EventSaved, res.UpdatedAt)
 	// The owner sees history leave as well as arrive: a version the depth
 	// limit dropped can no longer be restored.

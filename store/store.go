@@ -73,6 +73,11 @@ type SaveRequest struct {
 	IfMatch   int64 // > 0: save only if this is still the newest version
 	Now       time.Time
 	Limits    SaveLimits
+	// Nonce, when set, is a signed request's replay record, written in the
+	// save's transaction until NonceExpires: a replay is refused with
+	// ErrReplay, and the save pays no commit of its own for it.
+	Nonce        string
+	NonceExpires time.Time
 }
 
 // SaveLimits are checked in the same transaction as the write, so they hold
