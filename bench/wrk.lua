@@ -42,13 +42,16 @@ local mode = os.getenv("BENCH_MODE")
 if mode == "many-save" or mode == "many-restore" then
   local reqs = {}
   local data = wrk.body
-  for line in io.lines(os.getenv("BENCH_IDS")) do
-    local user, key = line:match("^(%x+) (%x+)$")
-    if mode == "many-save" then
-      reqs[#reqs + 1] = wrk.format("POST", "/api/backup", nil,
-        '{"userId":"' .. user .. '","storageKey":"' .. key .. '","data":' .. data .. '}')
-    else
-      reqs[#reqs + 1] = wrk.format("GET", "/api/backup?userId=" .. user .. "&storageKey=" .. key)
+  -- Built in init, once wrk has set the Host header.
+  function init(args)
+    for line in io.lines(os.getenv("BENCH_IDS")) do
+      local user, key = line:match("^(%x+) (%x+)$")
+      if mode == "many-save" then
+        reqs[#reqs + 1] = wrk.format("POST", "/api/backup", nil,
+          '{"userId":"' .. user .. '","storageKey":"' .. key .. '","data":' .. data .. '}')
+      else
+        reqs[#reqs + 1] = wrk.format("GET", "/api/backup?userId=" .. user .. "&storageKey=" .. key)
+      end
     end
   end
   local n = 0
