@@ -2,7 +2,7 @@
 // reference server (bench/bare) doing the same upsert and read, in the same
 // run, alternating between them so that both see the same machine.
 //
-//	bench/run.sh            the full run (about 20 minutes on 2 cores, 25 with PostgreSQL)
+//	bench/run.sh            the full run (about 25 minutes on 2 cores with PostgreSQL)
 //	bench/run.sh -quick     a smoke run of a few minutes
 //
 // It builds both servers, starts each configuration as its own process with
@@ -307,18 +307,16 @@ func (r *runner) usersFor(size int) int {
 // at random) on the default configuration: ours against bare, the quota
 // and history variants for saves, and PostgreSQL against bare on pgx.
 func (r *runner) mainPhase(ctx context.Context) error {
-	for rep := range r.opts.reps {
-		for _, g := range r.groups(false, r.concsFor) {
-			specs := []serverSpec{specBare, specOurs}
-			if g.op == opSave {
-				specs = append(specs, specOursQuotaOff, specOursH0)
-			}
-			if r.opts.pgDSN != "" {
-				specs = append(specs, specBarePG, specOursPG)
-			}
-			if err := r.measureGroup(ctx, rep, g, specs, driverMany, r.usersFor(g.size)); err != nil {
-				return fmt.Errorf("%s: %w", g.cell(0), err)
-			}
+	for _, g := range r.groups(false, r.concsFor) {
+		specs := []serverSpec{specBare, specOurs}
+		if g.op == opSave {
+			specs = append(specs, specOursQuotaOff, specOursH0)
+		}
+		if r.opts.pgDSN != "" {
+			specs = append(specs, specBarePG, specOursPG)
+		}
+		if err := r.measureGroup(ctx, g, specs, driverMany, r.usersFor(g.size)); err != nil {
+			return fmt.Errorf("%s: %w", g.cell(0), err)
 		}
 	}
 	return nil
@@ -328,21 +326,22 @@ func (r *runner) mainPhase(ctx context.Context) error {
 // one backup, every limit off; registrations; bare with synchronous=NORMAL
 // for saves, to show what durability costs.
 func (r *runner) singlePhase(ctx context.Context) error {
-	for rep := range r.opts.reps {
-		for _, g := range r.groups(true, r.concsFor) {
-			specs := []serverSpec{specBare, specOursOpen}
-			if g.op == opSave {
-				specs = append(specs, specBareNormal)
-			}
-			if err := r.measureGroup(ctx, rep, g, specs, driverSingle, 1); err != nil {
-				return fmt.Errorf("single %s: %w", g.cell(0), err)
-			}
+	for _, g := range r.groups(true, r.concsFor) {
+		specs := []serverSpec{specBare, specOursOpen}
+		if g.op == opSave {
+			specs = append(specs, specBareNormal)
+		}
+		if err := r.measureGroup(ctx, g, specs, driverSingle, 1); err != nil {
+			return fmt.Errorf("single %s: %w", g.cell(0), err)
 		}
 	}
 	return nil
 }
 
-func (r *runner) measureGroup(ctx context.Context, rep int, g group, specs []serverSpec, driver string, users int) error {
+// measureGroup starts the group's servers once, prepares them, and then
+// measures them in turn, repetition after repetition, the order rotating,
+// so that every ratio pairs measurements taken seconds apart.
+func (r *runner) measureGroup(ctx context.Context, g group, specs []serverSpec, driver string, users int) error {
 	job, err := r.wrkJob(g, driver, users)
 	if err != nil {
 		return err
@@ -360,18 +359,20 @@ func (r *runner) measureGroup(ctx context.Context, rep int, g group, specs []ser
 			return err
 		}
 	}
-	for ci, c := range r.concsFor(g.size) {
-		if !r.opts.cells.MatchString(g.cell(c)) {
-			continue
-		}
-		for _, p := range rotate(procs, rep+ci) {
-			s, err := r.measure(ctx, p, rep, g, c, driver, func() (loadResult, error) {
-				return r.wrk.run(ctx, p.url, job, c, r.opts.duration)
-			})
-			if err != nil {
-				return err
+	for rep := range r.opts.reps {
+		for ci, c := range r.concsFor(g.size) {
+			if !r.opts.cells.MatchString(g.cell(c)) {
+				continue
 			}
-			r.results.Samples = append(r.results.Samples, s)
+			for _, p := range rotate(procs, rep+ci) {
+				s, err := r.measure(ctx, p, rep, g, c, driver, func() (loadResult, error) {
+					return r.wrk.run(ctx, p.url, job, c, r.opts.duration)
+				})
+				if err != nil {
+					return err
+				}
+				r.results.Samples = append(r.results.Samples, s)
+			}
 		}
 	}
 	return nil
@@ -657,7 +658,10 @@ func (r *runner) memoryPhase(ctx context.Context) error {
 func (r *runner) signedPhase(ctx context.Context) error {
 	specs := []serverSpec{specBare, specUnsigned, specGuarded}
 	for rep := range r.opts.reps {
-		for _, g := range r.groups(true, func(int) []int { return r.opts.signedConcs }) {
+		for _, g := range r.groups(false, func(int) []int { return r.opts.signedConcs }) {
+			if g.size >= largeSize {
+				continue // the signature's cost is per request: the small sizes show it
+			}
 			if err := r.signedGroup(ctx, rep, g, specs); err != nil {
 				return fmt.Errorf("signed %s: %w", g.cell(0), err)
 			}
