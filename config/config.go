@@ -40,6 +40,7 @@ type Config struct {
 	FailedLookupBurst   int           // DAILYREPS_FAILED_LOOKUP_BURST (per client IP and userId)
 	FailedLookupRefill  time.Duration // DAILYREPS_FAILED_LOOKUP_REFILL
 	MaxBackupsPerUser   int           // DAILYREPS_MAX_BACKUPS_PER_USER
+	MaxBackupsPerIP     int           // DAILYREPS_MAX_BACKUPS_PER_IP (per user and creating client IP)
 	MaxBackupBytes      int64         // DAILYREPS_MAX_BACKUP_BYTES
 	UserQuotaBytes      int64         // DAILYREPS_USER_QUOTA_BYTES
 	HistoryDepth        int           // DAILYREPS_HISTORY_DEPTH
@@ -79,7 +80,8 @@ func Default() Config {
 		SavesPerDay:         20,
 		FailedLookupBurst:   10,
 		FailedLookupRefill:  30 * time.Second,
-		MaxBackupsPerUser:   5,
+		MaxBackupsPerUser:   20,
+		MaxBackupsPerIP:     5,
 		MaxBackupBytes:      5 << 20,
 		UserQuotaBytes:      50 << 20,
 		HistoryDepth:        10,
@@ -131,6 +133,7 @@ func Load(getenv func(string) string) (Config, error) {
 	r.int("DAILYREPS_FAILED_LOOKUP_BURST", &c.FailedLookupBurst)
 	r.duration("DAILYREPS_FAILED_LOOKUP_REFILL", &c.FailedLookupRefill)
 	r.int("DAILYREPS_MAX_BACKUPS_PER_USER", &c.MaxBackupsPerUser)
+	r.int("DAILYREPS_MAX_BACKUPS_PER_IP", &c.MaxBackupsPerIP)
 	r.int64("DAILYREPS_MAX_BACKUP_BYTES", &c.MaxBackupBytes)
 	r.int64("DAILYREPS_USER_QUOTA_BYTES", &c.UserQuotaBytes)
 	r.int("DAILYREPS_HISTORY_DEPTH", &c.HistoryDepth)

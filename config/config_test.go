@@ -48,7 +48,7 @@ func TestDefaults(t *testing.T) {
 	} {
 		want := map[string]any{
 			"IPBurst": 5, "IPRefill": 2 * time.Second, "RegisterPerHour": 10, "SavesPerHour": 5, "SavesPerDay": 20,
-			"MaxBackupsPerUser": 5, "MaxBackupBytes": int64(5242880), "SignatureWindow": 300 * time.Second,
+			"MaxBackupsPerUser": 20, "MaxBackupBytes": int64(5242880), "SignatureWindow": 300 * time.Second,
 		}[name]
 		if got != want {
 			t.Errorf("default %s = %v, want %v", name, got, want)
@@ -85,6 +85,7 @@ var variables = map[string]variable{
 	"DAILYREPS_FAILED_LOOKUP_BURST":      intVar(func(c Config) int64 { return int64(c.FailedLookupBurst) }),
 	"DAILYREPS_FAILED_LOOKUP_REFILL":     durationVar(func(c Config) time.Duration { return c.FailedLookupRefill }),
 	"DAILYREPS_MAX_BACKUPS_PER_USER":     intVar(func(c Config) int64 { return int64(c.MaxBackupsPerUser) }),
+	"DAILYREPS_MAX_BACKUPS_PER_IP":       intVar(func(c Config) int64 { return int64(c.MaxBackupsPerIP) }),
 	"DAILYREPS_MAX_BACKUP_BYTES":         intVar(func(c Config) int64 { return c.MaxBackupBytes }),
 	"DAILYREPS_USER_QUOTA_BYTES":         intVar(func(c Config) int64 { return c.UserQuotaBytes }),
 	"DAILYREPS_HISTORY_DEPTH":            intVar(func(c Config) int64 { return int64(c.HistoryDepth) }),
@@ -228,6 +229,7 @@ func TestZeroTurnsLimitsOff(t *testing.T) {
 		"DAILYREPS_FAILED_LOOKUP_BURST":      func(c Config) bool { return c.FailedLookupBurst == 0 },
 		"DAILYREPS_FAILED_LOOKUP_REFILL":     func(c Config) bool { return c.FailedLookupRefill == 0 },
 		"DAILYREPS_MAX_BACKUPS_PER_USER":     func(c Config) bool { return c.MaxBackupsPerUser == 0 },
+		"DAILYREPS_MAX_BACKUPS_PER_IP":       func(c Config) bool { return c.MaxBackupsPerIP == 0 },
 		"DAILYREPS_USER_QUOTA_BYTES":         func(c Config) bool { return c.UserQuotaBytes == 0 },
 		"DAILYREPS_HISTORY_DEPTH":            func(c Config) bool { return c.HistoryDepth == 0 },
 		"DAILYREPS_MAX_LARGE_UPLOADS":        func(c Config) bool { return c.MaxLargeUploads == 0 },

@@ -170,8 +170,7 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 		conn := pgConnect(t, dsn)
 		want := got
 		err = conn.QueryRow(context.Background(), `SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM backups),
-			(SELECT COUNT(*) FROM backups) + (SELECT COUNT(*) FROM backup_history),
-			(SELECT COALESCE(SUM(size), 0) FROM backups) + (SELECT COALESCE(SUM(size), 0) FROM backup_history)`).
+			(SELECT COUNT(*) FROM backup_versions), (SELECT COALESCE(SUM(size), 0) FROM backup_versions)`).
 			Scan(&want.Users, &want.Backups, &want.Versions, &want.StoredBytes)
 		if err != nil {
 			t.Fatal(err)
@@ -415,8 +414,9 @@ func pgSnapshot(t testing.TB, dsn string) string {
 	var b strings.Builder
 	for _, q := range []string{
 		`SELECT id FROM users ORDER BY id`,
-		`SELECT storage_key || ' ' || user_id || ' v' || version || ' ' || md5(encrypted_data) FROM backups ORDER BY storage_key`,
-		`SELECT storage_key || ' v' || version || ' ' || md5(encrypted_data) FROM backup_history ORDER BY storage_key, version`,
+		`SELECT storage_key || ' ' || user_id || ' v' || version FROM backups ORDER BY user_id, storage_key`,
+		`SELECT b.storage_key || ' ' || b.user_id || ' v' || v.version || ' ' || md5(v.encrypted_data)
+			FROM backup_versions v JOIN backups b ON b.id = v.backup_id ORDER BY b.user_id, b.storage_key, v.version`,
 	} {
 		rows, err := conn.Query(context.Background(), q)
 		if err != nil {

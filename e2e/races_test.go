@@ -262,9 +262,10 @@ func checkBackupCoherent(t *testing.T, a *api, user, key string) {
 func checkNoOrphans(t *testing.T, db *sql.DB) {
 	t.Helper()
 	for what, q := range map[string]string{
-		"history without a backup": `SELECT COUNT(*) FROM backup_history h WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.storage_key = h.storage_key)`,
-		"backups without a user":   `SELECT COUNT(*) FROM backups b WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = b.user_id)`,
-		"activity without a user":  `SELECT COUNT(*) FROM activity a WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.user_id)`,
+		"versions without a backup": `SELECT COUNT(*) FROM backup_versions v WHERE NOT EXISTS (SELECT 1 FROM backups b WHERE b.id = v.backup_id)`,
+		"backups without a version": `SELECT COUNT(*) FROM backups b WHERE NOT EXISTS (SELECT 1 FROM backup_versions v WHERE v.backup_id = b.id AND v.version = b.version)`,
+		"backups without a user":    `SELECT COUNT(*) FROM backups b WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = b.user_id)`,
+		"activity without a user":   `SELECT COUNT(*) FROM activity a WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = a.user_id)`,
 	} {
 		var n int
 		if err := db.QueryRow(q).Scan(&n); err != nil {

@@ -76,7 +76,7 @@ func TestTwentyFirstSaveInADayRefused(t *testing.T) {
 }
 
 func TestBackupsPerUser(t *testing.T) {
-	s := newServer(t) // five backups per user, the default
+	s := newServer(t) // five backups per user from one address, the default
 	u := id("collector")
 	register(t, s, u)
 	keys := make([]string, 5)
@@ -103,7 +103,7 @@ func TestBackupsPerUser(t *testing.T) {
 }
 
 func TestBackupsPerUserOff(t *testing.T) {
-	s := newServer(t, func(c *config.Config) { c.MaxBackupsPerUser = 0 })
+	s := newServer(t, func(c *config.Config) { c.MaxBackupsPerUser, c.MaxBackupsPerIP = 0, 0 })
 	u := id("unbounded")
 	register(t, s, u)
 	for i := range 7 {

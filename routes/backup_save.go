@@ -3,6 +3,7 @@ package routes
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -38,9 +39,9 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 			return hooks.Fail(http.StatusBadRequest, `If-Match must be a version ETag such as "3".`)
 		}
 	}
-	// A save is also a way to test a guessed key (a key of another user is
-	// refused; a new key is refused once the user is full), so it answers
-	// to the same failed-lookup budget as a restore.
+	// A save is also a way to test a guessed key (a new key is refused once
+	// the user is full), so it answers to the same failed-lookup budget as a
+	// restore.
 	if err := h.checkLookups(e, id); err != nil {
 		return err
 	}
@@ -48,7 +49,8 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 	sr := store.SaveRequest{
 		User: id.user, Key: id.key, Data: req.Data, IfMatch: ifMatch, Now: h.Now(),
 		Limits: store.SaveLimits{PerHour: c.SavesPerHour, PerDay: c.SavesPerDay, MaxBackupsPerUser: c.MaxBackupsPerUser,
-			QuotaBytes: c.UserQuotaBytes, HistoryDepth: c.HistoryDepth},
+			MaxBackupsPerAddress: c.MaxBackupsPerIP, QuotaBytes: c.UserQuotaBytes, HistoryDepth: c.HistoryDepth},
+		Creator: creatorTag(h.Pepper.Bucket("creator", hooks.ClientIP(e))),
 	}
 	replay := hooks.ReplayOf(e) // a signed save's replay record, written with the save
 	if replay != nil {
@@ -75,7 +77,20 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 // refusesKey reports a save refused for its key rather than its content.
 func refusesKey(err error) bool {
 	var le *store.LimitError
-	return errors.Is(err, store.ErrKeyOwned) || errors.As(err, &le) && le.Reason == store.ReasonBackupsPerUser
+	return errors.As(err, &le) && (le.Reason == store.ReasonBackupsPerUser || le.Reason == store.ReasonBackupsPerAddress)
+}
+
+// creatorTagLen is how many hex digits of the address's keyed hash a backup
+// keeps: 24 bits. Without the pepper the tag says nothing; with it, each tag
+// still matches about 256 IPv4 addresses and far more IPv6 /64s, while two
+// addresses of one user's handful of backups collide about once in 16
+// million (and a collision only merges their two shares).
+const creatorTagLen = 6
+
+// creatorTag truncates a pepper.Bucket value ("kind:hex") to its tag.
+func creatorTag(bucket string) string {
+	_, h, _ := strings.Cut(bucket, ":")
+	return h[:min(len(h), creatorTagLen)]
 }
 
 type saveResponse struct {

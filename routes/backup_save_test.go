@@ -52,17 +52,6 @@ func TestSaveUnknownUser(t *testing.T) {
 	s.Unchanged(before)
 }
 
-func TestSaveKeyOfAnotherUser(t *testing.T) {
-	s := newServer(t)
-	owner, thief, k := id("owner"), id("thief"), id("k")
-	register(t, s, owner)
-	register(t, s, thief)
-	save(t, s, owner, k, envelope(32, 'o'))
-	before := s.Snapshot()
-	expectError(t, s.Do(saveReq(thief, k, envelope(32, 't'))), http.StatusForbidden)
-	s.Unchanged(before)
-}
-
 func TestSaveInvalid(t *testing.T) {
 	s := newServer(t)
 	u, k := id("u"), id("k")

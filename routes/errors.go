@@ -31,8 +31,6 @@ func storeError(e *core.RequestEvent, err error) error {
 		return hooks.Fail(http.StatusNotFound, notFoundMsg)
 	case errors.Is(err, store.ErrExists):
 		return hooks.Fail(http.StatusConflict, "This user is already registered.")
-	case errors.Is(err, store.ErrKeyOwned):
-		return hooks.Fail(http.StatusForbidden, "This storage key belongs to another user.")
 	case errors.Is(err, store.ErrQuota):
 		return hooks.Fail(http.StatusRequestEntityTooLarge, "This save would exceed the user's storage quota.")
 	case errors.Is(err, store.ErrReplay):

@@ -9,12 +9,12 @@ import (
 // an admin deletes in the dashboard (the store deletes its own explicitly).
 func bindDashboardCleanup(app core.App) {
 	app.OnRecordAfterDeleteSuccess("backups").BindFunc(func(e *core.RecordEvent) error {
-		key := e.Record.GetString("storage_key")
+		p := dbx.Params{"id": e.Record.Id, "user": e.Record.GetString("user_id"), "key": e.Record.GetString("storage_key")}
 		for _, stmt := range []string{
-			`DELETE FROM backup_history WHERE storage_key = {:key}`,
-			`DELETE FROM activity WHERE storage_key = {:key}`,
+			`DELETE FROM backup_versions WHERE backup_id = {:id}`,
+			`DELETE FROM activity WHERE user_id = {:user} AND storage_key = {:key}`,
 		} {
-			if _, err := e.App.DB().NewQuery(stmt).Bind(dbx.Params{"key": key}).Execute(); err != nil {
+			if _, err := e.App.DB().NewQuery(stmt).Bind(p).Execute(); err != nil {
 				return err
 			}
 		}

@@ -18,8 +18,9 @@ func (s *Server) Snapshot() string {
 	var b strings.Builder
 	for _, q := range []string{
 		`SELECT id FROM users ORDER BY id`,
-		`SELECT storage_key || ' ' || user_id || ' v' || CAST(version AS TEXT) || ' ' || encrypted_data FROM backups ORDER BY storage_key`,
-		`SELECT storage_key || ' v' || CAST(version AS TEXT) || ' ' || encrypted_data FROM backup_history ORDER BY storage_key, version`,
+		`SELECT storage_key || ' ' || user_id || ' v' || CAST(version AS TEXT) || ' ' || creator FROM backups ORDER BY user_id, storage_key`,
+		`SELECT b.storage_key || ' ' || b.user_id || ' v' || CAST(v.version AS TEXT) || ' ' || v.encrypted_data
+			FROM backup_versions v JOIN backups b ON b.id = v.backup_id ORDER BY b.user_id, b.storage_key, v.version`,
 		`SELECT code FROM invites ORDER BY code`,
 	} {
 		var rows []string

@@ -21,8 +21,6 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists: the user is already registered.
 	ErrExists = errors.New("already exists")
-	// ErrKeyOwned: the storage key was first written by another user.
-	ErrKeyOwned = errors.New("storage key belongs to another user")
 	// ErrQuota: the save would take the user past its byte quota.
 	ErrQuota = errors.New("quota exceeded")
 	// ErrReplay: the signature was already used inside its window.
@@ -47,6 +45,11 @@ func (e *LimitError) Error() string {
 // the user already holds the most backups allowed.
 const ReasonBackupsPerUser = "backups per user"
 
+// ReasonBackupsPerAddress is the LimitError.Reason of a new backup refused
+// because the user already holds the most backups created from the
+// requesting address.
+const ReasonBackupsPerAddress = "backups per user from this address"
+
 // StaleError refuses a conditional save: Current is the newest version.
 type StaleError struct{ Current int64 }
 
@@ -66,13 +69,18 @@ type VersionInfo struct {
 	Size      int64
 }
 
-// SaveRequest is one upsert. User and Key are peppered ids.
+// SaveRequest is one upsert. User and Key are peppered ids; a backup is
+// identified by the pair, so the same Key under another User is another
+// backup.
 type SaveRequest struct {
 	User, Key string
 	Data      string
 	IfMatch   int64 // > 0: save only if this is still the newest version
 	Now       time.Time
 	Limits    SaveLimits
+	// Creator tags the requesting address (a short keyed hash); it is stored
+	// with a backup the save creates and counted by MaxBackupsPerAddress.
+	Creator string
 	// Nonce, when set, is a signed request's replay record, written in the
 	// save's transaction until NonceExpires: a replay is refused with
 	// ErrReplay, and the save pays no commit of its own for it.
@@ -85,15 +93,21 @@ type SaveRequest struct {
 type SaveLimits struct {
 	PerHour, PerDay   int
 	MaxBackupsPerUser int
-	QuotaBytes        int64
-	HistoryDepth      int // previous versions kept besides the newest
+	// MaxBackupsPerAddress bounds the backups of one user created with one
+	// Creator, so that one address cannot take all of a user's slots.
+	MaxBackupsPerAddress int
+	// QuotaBytes bounds each backup, history included: the oldest versions
+	// give way to a new save. A new backup is refused when it and the
+	// newest versions of the user's backups with the same Creator exceed it.
+	QuotaBytes   int64
+	HistoryDepth int // previous versions kept besides the newest
 }
 
 // SaveResult is what a successful save reports.
 type SaveResult struct {
 	Version   int64
 	UpdatedAt time.Time
-	Pruned    int64 // history versions the save dropped to keep to the depth limit
+	Pruned    int64 // history versions the save dropped to keep to the depth limit or the quota
 }
 
 // Usage is a user's storage, history included.
@@ -140,15 +154,15 @@ type Store interface {
 	// of two racing registrations succeeds).
 	Register(ctx context.Context, user string, now time.Time) error
 
-	// SaveBackup upserts the backup keyed by req.Key, moving the previous
-	// version into history and pruning it to the depth limit.
-	// Errors: ErrNotFound (unknown user), ErrKeyOwned, *LimitError,
-	// *StaleError, ErrQuota.
+	// SaveBackup upserts the backup keyed by (req.User, req.Key) as a new
+	// version, keeping the previous ones as history, pruned to the depth
+	// limit and the quota (oldest first).
+	// Errors: ErrNotFound (unknown user), *LimitError, *StaleError, ErrQuota.
 	SaveBackup(ctx context.Context, req SaveRequest) (SaveResult, error)
 
 	// GetBackup returns the newest version (version == 0) or the given one.
-	// ErrNotFound when the user, the key or the version is unknown, or the
-	// key belongs to another user.
+	// ErrNotFound when the user, the key (for this user) or the version is
+	// unknown.
 	GetBackup(ctx context.Context, user, key string, version int64) (Backup, error)
 
 	// Versions lists the versions of a backup, newest first.

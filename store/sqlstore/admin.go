@@ -25,9 +25,10 @@ func (s *Store) DeleteBackup(ctx context.Context, user, key string) error {
 		}
 		p := dbx.Params{"user": user, "key": key}
 		for _, stmt := range []string{
-			`DELETE FROM backup_history WHERE storage_key = {:key}`,
+			`DELETE FROM backup_versions WHERE backup_id IN
+				(SELECT id FROM backups WHERE user_id = {:user} AND storage_key = {:key})`,
 			`DELETE FROM activity WHERE user_id = {:user} AND storage_key = {:key}`,
-			`DELETE FROM backups WHERE storage_key = {:key}`,
+			`DELETE FROM backups WHERE user_id = {:user} AND storage_key = {:key}`,
 			// The user goes once no backup of theirs is left.
 			`DELETE FROM activity WHERE user_id = {:user} AND NOT EXISTS (SELECT 1 FROM backups WHERE user_id = {:user})`,
 			`DELETE FROM users WHERE id = {:user} AND NOT EXISTS (SELECT 1 FROM backups WHERE user_id = {:user})`,
@@ -97,19 +98,22 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	})
 }
 
-// Rekey implements store.Store.
+// Rekey implements store.Store. Versions reference their backup by an id
+// that holds no pepper, so no row holding a blob is rewritten. The creating
+// addresses' tags cannot be carried over (only their truncated hashes are
+// stored): they are cleared, and backups made before the rotation then count
+// against the per-user limit only.
 func (s *Store) Rekey(ctx context.Context, rekey func(string) string, fingerprint string) error {
 	return s.tx(ctx, func(tx *dbx.Tx) error {
 		for _, col := range []struct{ table, column string }{
 			{"users", "id"}, {"backups", "user_id"}, {"backups", "storage_key"},
-			{"backup_history", "user_id"}, {"backup_history", "storage_key"},
 			{"activity", "user_id"}, {"activity", "storage_key"},
 		} {
 			if err := rekeyColumn(tx, col.table, col.column, rekey); err != nil {
 				return err
 			}
 		}
-		for _, stmt := range []string{`DELETE FROM replays`, `DELETE FROM rate_limits`,
+		for _, stmt := range []string{`DELETE FROM replays`, `DELETE FROM rate_limits`, `UPDATE backups SET creator = ''`,
 			`UPDATE dailyreps_meta SET value = {:fp} WHERE key = 'pepper_fingerprint'`} {
 			if _, err := tx.NewQuery(stmt).Bind(dbx.Params{"fp": fingerprint}).Execute(); err != nil {
 				return err

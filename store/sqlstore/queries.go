@@ -2,13 +2,18 @@ package sqlstore
 
 import "fmt"
 
+// The layout: backups holds one small row of metadata per backup (user, key,
+// newest version and its size, times, the creating address's tag);
+// backup_versions holds every version, the newest included, each written
+// once and keyed by (backup_id, version). Sizes, counts and version lists
+// are read from backup_versions' covering index, never from a row that holds
+// a blob.
+
 // queries holds the statements that name dialect-specific columns, built once.
 type queries struct {
-	register, lockUser                              string
-	backupForSave, insertBackup, updateBackup       string
-	condUpdateBackup, getNewest, getNewestAtVersion string
-	listNewest                                      string
-	storedBytes                                     string
+	register, lockUser                string
+	backupForSave, insertBackup       string
+	updateBackup, getNewest, getAtVer string
 }
 
 func buildQueries(d Dialect) queries {
@@ -16,33 +21,44 @@ func buildQueries(d Dialect) queries {
 		register: fmt.Sprintf(`INSERT INTO users (id, %s) VALUES ({:user}, {:now}) ON CONFLICT DO NOTHING`, d.Created),
 		lockUser: `SELECT id FROM users WHERE id = {:user} ` + d.LockUser,
 
-		backupForSave: fmt.Sprintf(`SELECT user_id, version, %s FROM backups WHERE storage_key = {:key}`, d.Updated),
-		insertBackup: fmt.Sprintf(`INSERT INTO backups (storage_key, user_id, encrypted_data, version, size, %s, %s)
-			VALUES ({:key}, {:user}, {:data}, 1, {:size}, {:now}, {:now}) ON CONFLICT (storage_key) DO NOTHING`, d.Created, d.Updated),
-		updateBackup: fmt.Sprintf(`UPDATE backups SET encrypted_data = {:data}, version = version + 1, size = {:size}, %s = {:now}
-			WHERE storage_key = {:key}`, d.Updated),
-		condUpdateBackup: fmt.Sprintf(`UPDATE backups SET encrypted_data = {:data}, version = version + 1, size = {:size}, %s = {:now}
-			WHERE storage_key = {:key} AND version = {:ifMatch}`, d.Updated),
+		backupForSave: `SELECT id, version FROM backups WHERE user_id = {:user} AND storage_key = {:key}`,
+		insertBackup: fmt.Sprintf(`INSERT INTO backups (storage_key, user_id, version, size, creator, %s, %s)
+			VALUES ({:key}, {:user}, 1, {:size}, {:creator}, {:now}, {:now}) RETURNING id`, d.Created, d.Updated),
+		updateBackup: fmt.Sprintf(`UPDATE backups SET version = {:version}, size = {:size}, %s = {:now}
+			WHERE id = {:id} AND version = {:current}`, d.Updated),
 
-		getNewest: fmt.Sprintf(`SELECT encrypted_data, version, %s FROM backups
-			WHERE storage_key = {:key} AND user_id = {:user}`, d.Updated),
-		getNewestAtVersion: fmt.Sprintf(`SELECT encrypted_data, version, %s FROM backups
-			WHERE storage_key = {:key} AND user_id = {:user} AND version = {:version}`, d.Updated),
-		listNewest: fmt.Sprintf(`SELECT version, %s, size FROM backups
-			WHERE storage_key = {:key} AND user_id = {:user}`, d.Updated),
-
-		storedBytes: `SELECT COALESCE((SELECT SUM(size) FROM backups), 0) +
-			COALESCE((SELECT SUM(size) FROM backup_history), 0)`,
+		getNewest: `SELECT v.encrypted_data, v.version, v.updated FROM backups b
+			JOIN backup_versions v ON v.backup_id = b.id AND v.version = b.version
+			WHERE b.user_id = {:user} AND b.storage_key = {:key}`,
+		getAtVer: `SELECT v.encrypted_data, v.version, v.updated FROM backups b
+			JOIN backup_versions v ON v.backup_id = b.id AND v.version = {:version}
+			WHERE b.user_id = {:user} AND b.storage_key = {:key}`,
 	}
 }
 
-// copyToHistory moves the newest version of a backup into its history; the
-// blob is copied inside the database, never through Go.
-const copyToHistory = `INSERT INTO backup_history (storage_key, user_id, version, encrypted_data, size, updated)
-	SELECT storage_key, user_id, version, encrypted_data, size, {:updated} FROM backups WHERE storage_key = {:key}`
+const insertVersion = `INSERT INTO backup_versions (backup_id, version, size, updated, encrypted_data)
+	VALUES ({:id}, {:version}, {:size}, {:at}, {:data})`
 
-const userBytes = `SELECT COALESCE((SELECT SUM(size) FROM backups WHERE user_id = {:user}), 0) +
-	COALESCE((SELECT SUM(size) FROM backup_history WHERE user_id = {:user}), 0)`
+// versionSizes lists a backup's versions, newest first, from the covering index.
+const versionSizes = `SELECT version, size FROM backup_versions WHERE backup_id = {:id} ORDER BY version DESC`
 
-const backupBytes = `SELECT COALESCE((SELECT SUM(size) FROM backups WHERE storage_key = {:key}), 0) +
-	COALESCE((SELECT SUM(size) FROM backup_history WHERE storage_key = {:key}), 0)`
+const dropVersions = `DELETE FROM backup_versions WHERE backup_id = {:id} AND version <= {:oldest}`
+
+const dropVersion = `DELETE FROM backup_versions WHERE backup_id = {:id} AND version = {:version}`
+
+const listVersions = `SELECT v.version, v.updated, v.size FROM backups b
+	JOIN backup_versions v ON v.backup_id = b.id
+	WHERE b.user_id = {:user} AND b.storage_key = {:key} ORDER BY v.version DESC`
+
+// userUsage counts a user's backups, versions and bytes.
+const userUsage = `SELECT COUNT(DISTINCT b.id), COUNT(*), COALESCE(SUM(v.size), 0) FROM backups b
+	JOIN backup_versions v ON v.backup_id = b.id WHERE b.user_id = {:user}`
+
+// creatorNewestBytes sums the newest versions of the user's backups created
+// from one address.
+const creatorNewestBytes = `SELECT COALESCE(SUM(v.size), 0) FROM backups b
+	JOIN backup_versions v ON v.backup_id = b.id AND v.version = b.version
+	WHERE b.user_id = {:user} AND b.creator = {:creator}`
+
+const countBackups = `SELECT COUNT(*), COALESCE(SUM(CASE WHEN creator = {:creator} THEN 1 ELSE 0 END), 0)
+	FROM backups WHERE user_id = {:user}`

@@ -2,34 +2,26 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 
 	"github.com/pocketbase/dbx"
 
 	"github.com/dailyreps/backup/store"
 )
 
-// GetBackup implements store.Store.
+// GetBackup implements store.Store: one indexed lookup of the metadata row
+// and one of the version row.
 func (s *Store) GetBackup(ctx context.Context, user, key string, version int64) (store.Backup, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
 	p := dbx.Params{"user": user, "key": key, "version": version}
 	var b store.Backup
-	var at timeValue
+	var atMS int64
 	stmt := s.q.getNewest
 	if version > 0 {
-		stmt = s.q.getNewestAtVersion
+		stmt = s.q.getAtVer
 	}
-	err := s.readRow(ctx, stmt, p, &b.Data, &b.Version, &at)
-	if version > 0 && errors.Is(err, sql.ErrNoRows) {
-		var atMS int64
-		err = s.read.NewQuery(`SELECT encrypted_data, version, updated FROM backup_history
-			WHERE storage_key = {:key} AND user_id = {:user} AND version = {:version}`).
-			Bind(p).WithContext(ctx).Row(&b.Data, &b.Version, &atMS)
-		at.t = fromMS(atMS)
-	}
-	b.UpdatedAt = at.t
+	err := s.readRow(ctx, stmt, p, &b.Data, &b.Version, &atMS)
+	b.UpdatedAt = fromMS(atMS)
 	return b, s.fail(err)
 }
 
@@ -37,20 +29,12 @@ func (s *Store) GetBackup(ctx context.Context, user, key string, version int64) 
 func (s *Store) Versions(ctx context.Context, user, key string) ([]store.VersionInfo, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
-	p := dbx.Params{"user": user, "key": key}
-	var newest store.VersionInfo
-	var at timeValue
-	if err := s.read.NewQuery(s.q.listNewest).Bind(p).WithContext(ctx).Row(&newest.Version, &at, &newest.Size); err != nil {
-		return nil, s.fail(err)
-	}
-	newest.UpdatedAt = at.t
-	rows, err := s.read.NewQuery(`SELECT version, updated, size FROM backup_history
-		WHERE storage_key = {:key} AND user_id = {:user} ORDER BY version DESC`).Bind(p).WithContext(ctx).Rows()
+	rows, err := s.read.NewQuery(listVersions).Bind(dbx.Params{"user": user, "key": key}).WithContext(ctx).Rows()
 	if err != nil {
 		return nil, s.fail(err)
 	}
 	defer rows.Close()
-	out := []store.VersionInfo{newest}
+	var out []store.VersionInfo
 	for rows.Next() {
 		var v store.VersionInfo
 		var atMS int64
@@ -60,7 +44,13 @@ func (s *Store) Versions(ctx context.Context, user, key string) ([]store.Version
 		v.UpdatedAt = fromMS(atMS)
 		out = append(out, v)
 	}
-	return out, s.fail(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, s.fail(err)
+	}
+	if len(out) == 0 { // a backup always has its newest version
+		return nil, store.ErrNotFound
+	}
+	return out, nil
 }
 
 // Usage implements store.Store.
@@ -71,21 +61,14 @@ func (s *Store) Usage(ctx context.Context, user, key string) (store.Usage, error
 	if err := s.owns(ctx, s.read, user, key); err != nil {
 		return u, err
 	}
-	p := dbx.Params{"user": user}
-	err := s.read.NewQuery(`SELECT
-			(SELECT COUNT(*) FROM backups WHERE user_id = {:user}),
-			(SELECT COUNT(*) FROM backups WHERE user_id = {:user}) + (SELECT COUNT(*) FROM backup_history WHERE user_id = {:user})`).
-		Bind(p).WithContext(ctx).Row(&u.Backups, &u.Versions)
-	if err == nil {
-		err = s.read.NewQuery(userBytes).Bind(p).WithContext(ctx).Row(&u.BytesUsed)
-	}
+	err := s.read.NewQuery(userUsage).Bind(dbx.Params{"user": user}).WithContext(ctx).Row(&u.Backups, &u.Versions, &u.BytesUsed)
 	return u, s.fail(err)
 }
 
 // owns reports store.ErrNotFound unless key is a backup of user.
 func (s *Store) owns(ctx context.Context, db dbx.Builder, user, key string) error {
 	var one int
-	err := db.NewQuery(`SELECT 1 FROM backups WHERE storage_key = {:key} AND user_id = {:user}`).
+	err := db.NewQuery(`SELECT 1 FROM backups WHERE user_id = {:user} AND storage_key = {:key}`).
 		Bind(dbx.Params{"user": user, "key": key}).WithContext(ctx).Row(&one)
 	return s.fail(err)
 }
@@ -96,11 +79,8 @@ func (s *Store) Stats(ctx context.Context) (store.Stats, error) {
 	defer cancel()
 	var st store.Stats
 	err := s.read.NewQuery(`SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM backups),
-		(SELECT COUNT(*) FROM backup_history)`).WithContext(ctx).Row(&st.Users, &st.Backups, &st.Versions)
-	if err == nil {
-		err = s.read.NewQuery(s.q.storedBytes).WithContext(ctx).Row(&st.StoredBytes)
-	}
-	st.Versions += st.Backups
+		(SELECT COUNT(*) FROM backup_versions), (SELECT COALESCE(SUM(size), 0) FROM backup_versions)`).
+		WithContext(ctx).Row(&st.Users, &st.Backups, &st.Versions, &st.StoredBytes)
 	return st, s.fail(err)
 }
 

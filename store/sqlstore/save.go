@@ -28,8 +28,8 @@ func (s *Store) insertUser(tx *dbx.Tx, user string, now time.Time) error {
 }
 
 // SaveBackup implements store.Store. Everything it checks and writes is one
-// transaction: limits, ownership, the conditional version, the upsert, the
-// history move and prune, and the quota.
+// transaction: limits, the conditional version, the new version, the prune
+// and the quota.
 func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.SaveResult, error) {
 	var out store.SaveResult
 	err := s.tx(ctx, func(tx *dbx.Tx) error {
@@ -45,79 +45,80 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 			return err // no rows: unknown user
 		}
 
-		var owner string
+		var id string
 		var current int64
-		var updated timeValue
-		err := s.txRow(tx, s.q.backupForSave, dbx.Params{"key": req.Key}, &owner, &current, &updated)
+		err := s.txRow(tx, s.q.backupForSave, dbx.Params{"user": req.User, "key": req.Key}, &id, &current)
 		exists := err == nil
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		if exists && owner != req.User {
-			return store.ErrKeyOwned
-		}
 		if req.IfMatch > 0 && current != req.IfMatch {
-			// Also decided by the conditional UPDATE below; checking here
-			// first avoids counting a refused save against the limits.
+			// Checked before anything is counted against the limits.
 			return &store.StaleError{Current: current}
 		}
 		if !exists {
-			if err := s.checkBackupCount(tx, req); err != nil {
+			if err := s.checkNewBackup(tx, req); err != nil {
 				return err
 			}
 		}
 		if err := s.checkSaveRate(tx, req); err != nil {
 			return err
 		}
-
-		p := dbx.Params{"key": req.Key, "user": req.User, "data": req.Data, "size": int64(len(req.Data)),
-			"now": s.d.TimeArg(req.Now), "ifMatch": req.IfMatch}
 		if exists {
-			out.Version, out.Pruned, err = s.replace(tx, req, p, current, updated.t)
+			out.Version, out.Pruned, err = s.addVersion(tx, req, id, current)
 		} else {
-			out.Version = 1
-			var res sql.Result
-			if res, err = s.txExec(tx, s.q.insertBackup, p); err == nil {
-				// Saves of one user queue on its row, so a key that
-				// appeared since the read above was written by another
-				// user's concurrent save (PostgreSQL; SQLite has one writer).
-				if n, _ := res.RowsAffected(); n == 0 {
-					return store.ErrKeyOwned
-				}
-			}
-		}
-		if err != nil {
-			return err
+			out.Version, err = 1, s.create(tx, req)
 		}
 		out.UpdatedAt = req.Now.UTC()
-		return s.checkQuota(tx, req, exists)
+		return err
 	})
 	return out, err
 }
 
-// replace moves the newest version into history, writes the new one and
-// prunes history to the depth limit; it returns the new version and how
-// many old ones the prune dropped.
-func (s *Store) replace(tx *dbx.Tx, req store.SaveRequest, p dbx.Params, current int64, updated time.Time) (int64, int64, error) {
-	if req.Limits.HistoryDepth > 0 {
-		if _, err := s.txExec(tx, copyToHistory, dbx.Params{"key": req.Key, "updated": ms(updated)}); err != nil {
-			return 0, 0, err
-		}
+// create writes a new backup's metadata row and its first version.
+func (s *Store) create(tx *dbx.Tx, req store.SaveRequest) error {
+	size := int64(len(req.Data))
+	var id string
+	err := s.txRow(tx, s.q.insertBackup, dbx.Params{"key": req.Key, "user": req.User, "size": size,
+		"creator": req.Creator, "now": s.d.TimeArg(req.Now)}, &id)
+	if err != nil {
+		return err
 	}
-	stmt := s.q.updateBackup
-	if req.IfMatch > 0 {
-		stmt = s.q.condUpdateBackup
+	_, err = s.txExec(tx, insertVersion, dbx.Params{"id": id, "version": 1, "size": size, "at": ms(req.Now), "data": req.Data})
+	return err
+}
+
+// addVersion writes the next version of backup id and drops the versions
+// that the depth limit or the quota no longer leave room for, oldest first;
+// it returns the new version and how many history versions it dropped.
+func (s *Store) addVersion(tx *dbx.Tx, req store.SaveRequest, id string, current int64) (int64, int64, error) {
+	next, size := current+1, int64(len(req.Data))
+	oldest, err := s.oldestDropped(tx, req, id, next, size)
+	if err != nil {
+		return 0, 0, err
 	}
-	res, err := s.txExec(tx, stmt, p)
+	if _, err := s.txExec(tx, insertVersion, dbx.Params{"id": id, "version": next, "size": size,
+		"at": ms(req.Now), "data": req.Data}); err != nil {
+		return 0, 0, err
+	}
+	res, err := s.txExec(tx, s.q.updateBackup, dbx.Params{"id": id, "version": next, "size": size,
+		"now": s.d.TimeArg(req.Now), "current": current})
 	if err != nil {
 		return 0, 0, err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return 0, 0, &store.StaleError{Current: current}
 	}
-	next := current + 1
-	res, err = s.txExec(tx, `DELETE FROM backup_history WHERE storage_key = {:key} AND version <= {:oldest}`,
-		dbx.Params{"key": req.Key, "oldest": next - 1 - int64(req.Limits.HistoryDepth)})
+	if oldest <= 0 {
+		return next, 0, nil
+	}
+	if req.Limits.HistoryDepth <= 0 {
+		// Without history the previous version is replaced, not pruned.
+		if _, err := s.txExec(tx, dropVersion, dbx.Params{"id": id, "version": current}); err != nil {
+			return 0, 0, err
+		}
+	}
+	res, err = s.txExec(tx, dropVersions, dbx.Params{"id": id, "oldest": oldest})
 	if err != nil {
 		return 0, 0, err
 	}
@@ -125,18 +126,71 @@ func (s *Store) replace(tx *dbx.Tx, req store.SaveRequest, p dbx.Params, current
 	return next, pruned, err
 }
 
-func (s *Store) checkBackupCount(tx *dbx.Tx, req store.SaveRequest) error {
-	if req.Limits.MaxBackupsPerUser <= 0 {
+// oldestDropped returns the newest version that must go when version next
+// of size bytes is added (0: none): beyond the history depth, or beyond the
+// quota counted from the newest version down. History always yields to the
+// new version; only a new version that alone exceeds the quota is refused.
+func (s *Store) oldestDropped(tx *dbx.Tx, req store.SaveRequest, id string, next, size int64) (int64, error) {
+	oldest := next - 1 - int64(req.Limits.HistoryDepth)
+	quota := req.Limits.QuotaBytes
+	if quota <= 0 {
+		return oldest, nil
+	}
+	if size > quota {
+		return 0, store.ErrQuota
+	}
+	rows, err := tx.NewQuery(versionSizes).Bind(dbx.Params{"id": id}).Rows()
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	used := size
+	for rows.Next() {
+		var v, n int64
+		if err := rows.Scan(&v, &n); err != nil {
+			return 0, err
+		}
+		if v <= oldest {
+			break
+		}
+		if used += n; used > quota {
+			oldest = v
+			break
+		}
+	}
+	return oldest, rows.Err()
+}
+
+// checkNewBackup applies the limits on creating a backup: the number per
+// user and per creating address, and the quota over the newest versions of
+// the backups created from that address. Counting by address lets a
+// stranger who knows the username fill only their own share, not stop the
+// owner, from another address, from creating a backup.
+func (s *Store) checkNewBackup(tx *dbx.Tx, req store.SaveRequest) error {
+	l := req.Limits
+	p := dbx.Params{"user": req.User, "creator": req.Creator}
+	if l.MaxBackupsPerUser > 0 || l.MaxBackupsPerAddress > 0 {
+		var all, fromAddress int
+		if err := s.txRow(tx, countBackups, p, &all, &fromAddress); err != nil {
+			return err
+		}
+		// Waiting does not help; a day tells a client not to retry soon.
+		if l.MaxBackupsPerAddress > 0 && fromAddress >= l.MaxBackupsPerAddress {
+			return &store.LimitError{Reason: store.ReasonBackupsPerAddress, RetryAfter: 24 * time.Hour}
+		}
+		if l.MaxBackupsPerUser > 0 && all >= l.MaxBackupsPerUser {
+			return &store.LimitError{Reason: store.ReasonBackupsPerUser, RetryAfter: 24 * time.Hour}
+		}
+	}
+	if l.QuotaBytes <= 0 {
 		return nil
 	}
-	var n int
-	err := tx.NewQuery(`SELECT COUNT(*) FROM backups WHERE user_id = {:user}`).Bind(dbx.Params{"user": req.User}).Row(&n)
-	if err != nil {
+	var used int64
+	if err := s.txRow(tx, creatorNewestBytes, p, &used); err != nil {
 		return err
 	}
-	if n >= req.Limits.MaxBackupsPerUser {
-		// Waiting does not help; a day tells a client not to retry soon.
-		return &store.LimitError{Reason: store.ReasonBackupsPerUser, RetryAfter: 24 * time.Hour}
+	if used+int64(len(req.Data)) > l.QuotaBytes {
+		return store.ErrQuota
 	}
 	return nil
 }
@@ -144,7 +198,9 @@ func (s *Store) checkBackupCount(tx *dbx.Tx, req store.SaveRequest) error {
 // checkSaveRate counts this save against the per-backup limits (sliding
 // windows of an hour and a day) and records it.
 func (s *Store) checkSaveRate(tx *dbx.Tx, req store.SaveRequest) error {
-	bucket := "save:" + req.Key
+	// A backup is (user, key): another user's backup under the same key
+	// must neither spend nor reveal this one's budget.
+	bucket := "save:" + req.User + ":" + req.Key
 	windows := []struct {
 		reason string
 		max    int
@@ -159,28 +215,4 @@ func (s *Store) checkSaveRate(tx *dbx.Tx, req store.SaveRequest) error {
 		return nil
 	}
 	return s.recordHit(tx, bucket, req.Now)
-}
-
-// checkQuota refuses a save that takes stored bytes over the quota, history
-// included. A save to an existing backup is judged by that backup's own bytes,
-// a new backup by the user's total: anyone who knows a username can create
-// backups under it, and such junk must not be able to stop the owner's
-// existing backup from saving. A user thus holds at most MaxBackupsPerUser
-// times the quota.
-func (s *Store) checkQuota(tx *dbx.Tx, req store.SaveRequest, existed bool) error {
-	if req.Limits.QuotaBytes <= 0 {
-		return nil
-	}
-	stmt, p := userBytes, dbx.Params{"user": req.User}
-	if existed {
-		stmt, p = backupBytes, dbx.Params{"key": req.Key}
-	}
-	var used int64
-	if err := s.txRow(tx, stmt, p, &used); err != nil {
-		return err
-	}
-	if used > req.Limits.QuotaBytes {
-		return store.ErrQuota // rolls the whole save back
-	}
-	return nil
 }

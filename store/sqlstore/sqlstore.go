@@ -107,7 +107,7 @@ func (s *Store) fail(err error) error {
 func isDomain(err error) bool {
 	var le *store.LimitError
 	var se *store.StaleError
-	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrKeyOwned, store.ErrQuota,
+	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrQuota,
 		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace} {
 		if errors.Is(err, e) {
 			return true
@@ -120,34 +120,8 @@ func ms(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
 
-// timeValue scans a time column of either backend: PostgreSQL hands over a
-// time.Time, SQLite PocketBase's text form.
-type timeValue struct{ t time.Time }
-
 // pbTimeLayout is how PocketBase stores dates in SQLite.
 const pbTimeLayout = "2006-01-02 15:04:05.000Z"
-
-func (v *timeValue) Scan(src any) error {
-	switch x := src.(type) {
-	case time.Time:
-		v.t = x.UTC()
-		return nil
-	case string:
-		return v.parse(x)
-	case []byte:
-		return v.parse(string(x))
-	}
-	return fmt.Errorf("sqlstore: cannot scan %T as a time", src)
-}
-
-func (v *timeValue) parse(s string) error {
-	t, err := time.Parse(pbTimeLayout, s)
-	if err != nil {
-		t, err = time.Parse(time.RFC3339Nano, s)
-	}
-	v.t = t.UTC()
-	return err
-}
 
 // PBTime encodes a time as PocketBase stores it in SQLite.
 func PBTime(t time.Time) any { return t.UTC().Format(pbTimeLayout) }

@@ -27,7 +27,8 @@ func Run(t *testing.T, newStore Factory) {
 		"RegisterRace":        testRegisterRace,
 		"SaveAndGet":          testSaveAndGet,
 		"SaveUnknownUser":     testSaveUnknownUser,
-		"KeyOwnedByOther":     testKeyOwned,
+		"SameKeyOtherUser":    testSameKeyOtherUser,
+		"HistoryYieldsQuota":  testHistoryYields,
 		"NewKeyRace":          testNewKeyRace,
 		"History":             testHistory,
 		"NoHistory":           testNoHistory,
@@ -36,6 +37,7 @@ func Run(t *testing.T, newStore Factory) {
 		"SaveRace":            testSaveRace,
 		"SavesPerHourAndDay":  testSaveRate,
 		"MaxBackupsPerUser":   testMaxBackups,
+		"MaxBackupsPerAddr":   testMaxBackupsPerAddress,
 		"Quota":               testQuota,
 		"Delete":              testDelete,
 		"Usage":               testUsage,
@@ -184,20 +186,38 @@ func testSaveUnknownUser(t *testing.T, s store.Store) {
 	expectErr(t, err, store.ErrNotFound)
 }
 
-func testKeyOwned(t *testing.T, s store.Store) {
-	owner, thief, k := ID("owner"), ID("thief"), ID("k")
+// A backup is (user, key): the same storage key under another user is just
+// another backup, created exactly as a fresh key would be, and neither
+// touches, reveals nor spends the budget of the other.
+func testSameKeyOtherUser(t *testing.T, s store.Store) {
+	owner, other, k := ID("owner"), ID("other"), ID("k")
 	mustRegister(t, s, owner)
-	mustRegister(t, s, thief)
-	mustSave(t, s, owner, k, "mine", t0, noLimits)
-	_, err := save(s, thief, k, "theirs", t0, noLimits)
-	expectErr(t, err, store.ErrKeyOwned)
-	expectData(t, s, owner, k, "mine")
-	expectErr(t, s.DeleteBackup(ctx, thief, k), store.ErrNotFound)
-	expectData(t, s, owner, k, "mine")
+	mustRegister(t, s, other)
+	l := store.SaveLimits{PerHour: 2, HistoryDepth: 10, MaxBackupsPerUser: 5, QuotaBytes: 100}
+	mustSave(t, s, owner, k, "mine-1", t0, l)
+	mustSave(t, s, owner, k, "mine-2", t0, l) // the owner's hourly budget is spent
+	fresh := mustSave(t, s, other, ID("fresh"), "theirs", t0, l)
+	same := mustSave(t, s, other, k, "theirs", t0, l)
+	if same != fresh || same.Version != 1 || same.Pruned != 0 {
+		t.Fatalf("save under a key another user has = %+v; a fresh key = %+v", same, fresh)
+	}
+	expectData(t, s, owner, k, "mine-2")
+	expectData(t, s, other, k, "theirs")
+	if vs, err := s.Versions(ctx, owner, k); err != nil || len(vs) != 2 {
+		t.Fatalf("owner's versions = %+v, %v", vs, err)
+	}
+	if err := s.DeleteBackup(ctx, other, k); err != nil {
+		t.Fatal(err)
+	}
+	expectData(t, s, owner, k, "mine-2")
+	if b, err := s.GetBackup(ctx, owner, k, 1); err != nil || b.Data != "mine-1" {
+		t.Fatalf("owner's history after the other's delete: %+v, %v", b, err)
+	}
+	_, err := s.GetBackup(ctx, other, k, 0)
+	expectErr(t, err, store.ErrNotFound)
 }
 
-// Two users racing to create one storage key: one wins, the other is told
-// the key is owned, never a fault.
+// Users racing to create one storage key each get their own backup.
 func testNewKeyRace(t *testing.T, s store.Store) {
 	for round := range 4 {
 		k := ID(fmt.Sprint("contested-", round))
@@ -208,20 +228,14 @@ func testNewKeyRace(t *testing.T, s store.Store) {
 		errs := make([]error, len(users))
 		var wg sync.WaitGroup
 		for i, u := range users {
-			wg.Go(func() { _, errs[i] = save(s, u, k, "x", t0, noLimits) })
+			wg.Go(func() { _, errs[i] = save(s, u, k, "x"+u, t0, noLimits) })
 		}
 		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, store.ErrKeyOwned):
+		for i, err := range errs {
+			if err != nil {
 				t.Fatalf("round %d: %v", round, err)
 			}
-		}
-		if won != 1 {
-			t.Fatalf("round %d: %d saves won, want 1 (%v)", round, won, errs)
+			expectData(t, s, users[i], k, "x"+users[i])
 		}
 	}
 }
@@ -376,6 +390,44 @@ func testMaxBackups(t *testing.T, s store.Store) {
 	mustSave(t, s, u, ID("k1"), "1b", t0, l) // existing keys keep working
 }
 
+// Backups are counted per creating address under a higher per-user bound:
+// one address filling its share leaves another's intact, and all
+// addresses together still stop at the per-user bound.
+func testMaxBackupsPerAddress(t *testing.T, s store.Store) {
+	u := ID("u")
+	mustRegister(t, s, u)
+	l := store.SaveLimits{MaxBackupsPerUser: 5, MaxBackupsPerAddress: 2}
+	create := func(creator, key string) error {
+		_, err := s.SaveBackup(ctx, store.SaveRequest{User: u, Key: ID(key), Data: key, Now: t0, Limits: l, Creator: creator})
+		return err
+	}
+	for _, k := range []string{"s1", "s2"} {
+		if err := create("aaaaaa", k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var le *store.LimitError
+	if err := create("aaaaaa", "s3"); !errors.As(err, &le) || le.Reason != store.ReasonBackupsPerAddress {
+		t.Fatalf("third backup from one address: %v, want %q", err, store.ReasonBackupsPerAddress)
+	}
+	if err := create("bbbbbb", "owner"); err != nil {
+		t.Fatalf("first backup from another address: %v", err)
+	}
+	if err := create("cccccc", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("dddddd", "d1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := create("eeeeee", "e1"); !errors.As(err, &le) || le.Reason != store.ReasonBackupsPerUser {
+		t.Fatalf("sixth backup of the user: %v, want %q", err, store.ReasonBackupsPerUser)
+	}
+	// Existing backups keep saving from anywhere.
+	if _, err := s.SaveBackup(ctx, store.SaveRequest{User: u, Key: ID("s1"), Data: "again", Now: t0, Limits: l, Creator: "eeeeee"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func testQuota(t *testing.T, s store.Store) {
 	u := ID("u")
 	mustRegister(t, s, u)
@@ -385,21 +437,59 @@ func testQuota(t *testing.T, s store.Store) {
 	expectErr(t, err, store.ErrQuota)
 	_, err = s.GetBackup(ctx, u, ID("k2"), 0)
 	expectErr(t, err, store.ErrNotFound)
-	// History counts: 60 kept in history + 41 new > 100.
-	_, err = save(s, u, ID("k1"), strings.Repeat("c", 41), t0, l)
+	// A version that alone exceeds the quota is refused, and changes nothing.
+	_, err = save(s, u, ID("k1"), strings.Repeat("c", 101), t0, l)
 	expectErr(t, err, store.ErrQuota)
 	expectData(t, s, u, ID("k1"), strings.Repeat("a", 60))
-	mustSave(t, s, u, ID("k1"), strings.Repeat("d", 40), t0, l)
 
 	// An existing backup is judged by its own bytes, so backups that someone
-	// else created under the same user cannot stop it from saving.
+	// else created under the same user cannot stop it from saving; a new
+	// backup by the newest versions of those created from its address.
 	v := ID("victim")
 	mustRegister(t, s, v)
 	mustSave(t, s, v, ID("own"), strings.Repeat("o", 30), t0, l)
-	mustSave(t, s, v, ID("junk"), strings.Repeat("j", 70), t0, l) // the user's total is now 100
-	_, err = save(s, v, ID("junk2"), "x", t0, l)                  // a new backup: the total counts
+	mustSave(t, s, v, ID("junk"), strings.Repeat("j", 70), t0, l) // the newest total is now 100
+	_, err = save(s, v, ID("junk2"), "x", t0, l)
 	expectErr(t, err, store.ErrQuota)
 	mustSave(t, s, v, ID("own"), strings.Repeat("p", 30), t0, l) // 60 of its own
+	if _, err := s.SaveBackup(ctx, store.SaveRequest{User: v, Key: ID("elsewhere"), Data: "x", Now: t0, Limits: l,
+		Creator: "abcdef"}); err != nil {
+		t.Fatalf("a new backup from another address: %v", err)
+	}
+}
+
+// History yields to the newest save: a backup near the quota saved again and
+// again keeps saving, the oldest versions dropped (and reported as pruned)
+// so that the backup, history included, stays within the quota.
+func testHistoryYields(t *testing.T, s store.Store) {
+	u, k := ID("u"), ID("k")
+	mustRegister(t, s, u)
+	l := store.SaveLimits{QuotaBytes: 100, HistoryDepth: 10}
+	var pruned int64
+	for i := 1; i <= 12; i++ {
+		r, err := save(s, u, k, fmt.Sprintf("%02d", i)+strings.Repeat("x", 38), t0.Add(time.Duration(i)*time.Minute), l)
+		if err != nil {
+			t.Fatalf("save %d: %v", i, err)
+		}
+		pruned += r.Pruned
+	}
+	vs, err := s.Versions(ctx, u, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int64
+	for _, v := range vs {
+		got = append(got, v.Version)
+	}
+	if fmt.Sprint(got) != "[12 11]" || pruned != 10 {
+		t.Fatalf("versions %v, %d pruned; want [12 11] and 10", got, pruned)
+	}
+	if b, err := s.GetBackup(ctx, u, k, 11); err != nil || !strings.HasPrefix(b.Data, "11") {
+		t.Fatalf("version 11: %+v, %v", b, err)
+	}
+	if got, err := s.Usage(ctx, u, k); err != nil || got.BytesUsed != 80 || got.Versions != 2 {
+		t.Fatalf("usage = %+v, %v", got, err)
+	}
 }
 
 func testDelete(t *testing.T, s store.Store) {
