@@ -29,15 +29,15 @@ type sample struct {
 
 // memSample is one server's memory with 20 uploads of 5 MB in flight.
 type memSample struct {
-	Server    string  `json:"server"`
-	Rep       int     `json:"rep"`
-	IdleMB    float64 `json:"idleRssMB"`      // started, before any upload
-	BaseMB    float64 `json:"baseRssMB"`      // just before the uploads
-	PeakMB    float64 `json:"peakRssMB"`      // VmHWM during them
-	PerUpload float64 `json:"extraPerUpload"` // (peak - base) / 20, over the payload
-	Admitted    int     `json:"admitted"`             // uploads read at once
-	PerAdmitted float64 `json:"extraPerAdmitted"`     // (peak - base) / admitted, over the payload
-	Errors    int     `json:"errors"`
+	Server      string  `json:"server"`
+	Rep         int     `json:"rep"`
+	IdleMB      float64 `json:"idleRssMB"`        // started, before any upload
+	BaseMB      float64 `json:"baseRssMB"`        // just before the uploads
+	PeakMB      float64 `json:"peakRssMB"`        // VmHWM during them
+	PerUpload   float64 `json:"extraPerUpload"`   // (peak - base) / 20, over the payload
+	Admitted    int     `json:"admitted"`         // uploads read at once
+	PerAdmitted float64 `json:"extraPerAdmitted"` // (peak - base) / admitted, over the payload
+	Errors      int     `json:"errors"`
 }
 
 type results struct {
