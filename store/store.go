@@ -21,7 +21,8 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrExists: the user is already registered.
 	ErrExists = errors.New("already exists")
-	// ErrQuota: the save would take the user past its byte quota.
+	// ErrQuota: the new version alone exceeds the quota, or a new backup
+	// would take its address's share of the user past it.
 	ErrQuota = errors.New("quota exceeded")
 	// ErrReplay: the signature was already used inside its window.
 	ErrReplay = errors.New("replayed request")
