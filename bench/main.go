@@ -2,7 +2,7 @@
 // reference server (bench/bare) doing the same upsert and read, in the same
 // run, alternating between them so that both see the same machine.
 //
-//	bench/run.sh            the full run (about 20 minutes on 2 cores, 25 with PostgreSQL)
+//	bench/run.sh            the full run (about 25 minutes on 2 cores with PostgreSQL)
 //	bench/run.sh -quick     a smoke run of a few minutes
 //
 // It builds both servers, starts each configuration as its own process with
@@ -33,6 +33,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -46,16 +47,23 @@ const (
 
 // Phases.
 const (
-	phaseMain   = "main"   // wrk: ours (and ours-pg) against bare, every cell
+	phaseMain   = "main"   // wrk: many users, defaults: ours (and ours-pg) against bare (and bare-pg)
+	phaseSingle = "single" // wrk: one backup, every limit off, against bare (and bare with synchronous=NORMAL)
 	phaseMemory = "memory" // 20 uploads of 5 MB in flight; idle RSS
-	phaseSigned = "signed" // vegeta: signatures and limits on, and off, against bare
+	phaseSigned = "signed" // vegeta: signed requests to ours with and without the secret, and to bare
 )
 
-// extraConc is the concurrency at which the variants (history 0, bare with
-// synchronous=NORMAL) are measured; warmupConns warms every fresh server.
+// Drivers, as the tables name them: the main workload and the single-backup one.
 const (
-	extraConc   = 10
+	driverMany   = "wrk"
+	driverSingle = "wrk-single"
+)
+
+// warmupConns warms every fresh server; largeSize is where the large-payload
+// concurrency and user count apply.
+const (
 	warmupConns = 10
+	largeSize   = 1_000_000
 )
 
 type options struct {
@@ -66,6 +74,9 @@ type options struct {
 	signedConcs []int
 	sizes       []int
 	cells       *regexp.Regexp
+	users       int // backups of the main workload, one per user
+	largeUsers  int // the same at largeSize and above
+	largeConcs  []int
 	phases      []string
 	pprofDir    string
 	out         string
@@ -94,11 +105,14 @@ func parseFlags() (options, error) {
 	flag.IntVar(&o.reps, "reps", 3, "repetitions of every measurement (the tables give medians)")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "length of each measurement (whole seconds)")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "load sent to each fresh server before it is measured")
-	concs := flag.String("c", "1,10,50", "concurrencies (connections)")
+	concs := flag.String("c", "10", "concurrencies (connections)")
+	largeConcs := flag.String("c-large", "4", "concurrencies (connections) at 1MB and above")
+	flag.IntVar(&o.users, "users", 100, "users of the main workload, one backup each")
+	flag.IntVar(&o.largeUsers, "users-large", 20, "users of the main workload at 1MB and above")
 	signedConcs := flag.String("signed-c", "10", "concurrencies of the signed phase")
-	sizes := flag.String("sizes", "1KB,100KB,1MB,5MB", "payload sizes (decimal units)")
+	sizes := flag.String("sizes", "1KB,100KB,1MB", "payload sizes (decimal units)")
 	cells := flag.String("cells", "", "only the measurements whose name (e.g. save/100KB/c10) matches this regexp")
-	phases := flag.String("phases", "main,memory,signed", "phases to run")
+	phases := flag.String("phases", "main,single,memory,signed", "phases to run")
 	flag.StringVar(&o.pprofDir, "pprof", "", "run ours built with pprof and save a CPU profile of each of its measurements here")
 	flag.StringVar(&o.out, "out", "", "also write the report (Markdown) to this file")
 	flag.StringVar(&o.jsonOut, "json", "", "write every sample (JSON) to this file")
@@ -112,6 +126,12 @@ func parseFlags() (options, error) {
 	var err error
 	if o.concs, err = parseInts(*concs); err != nil {
 		return o, err
+	}
+	if o.largeConcs, err = parseInts(*largeConcs); err != nil {
+		return o, err
+	}
+	if o.users < 1 || o.largeUsers < 1 {
+		return o, errors.New("-users and -users-large must be at least 1")
 	}
 	if o.signedConcs, err = parseInts(*signedConcs); err != nil {
 		return o, err
@@ -127,7 +147,7 @@ func parseFlags() (options, error) {
 		return o, fmt.Errorf("-cells: %w", err)
 	}
 	for _, p := range strings.Split(*phases, ",") {
-		if p = strings.TrimSpace(p); !slices.Contains([]string{phaseMain, phaseMemory, phaseSigned}, p) {
+		if p = strings.TrimSpace(p); !slices.Contains([]string{phaseMain, phaseSingle, phaseMemory, phaseSigned}, p) {
 			return o, fmt.Errorf("unknown phase %q", p)
 		}
 		o.phases = append(o.phases, p)
@@ -200,6 +220,8 @@ func run(ctx context.Context, opts options) error {
 		switch p {
 		case phaseMain:
 			err = r.mainPhase(ctx)
+		case phaseSingle:
+			err = r.singlePhase(ctx)
 		case phaseMemory:
 			err = r.memoryPhase(ctx)
 		case phaseSigned:
@@ -245,8 +267,11 @@ func (g group) cell(conc int) string {
 	return fmt.Sprintf("%s/%s/c%d", g.op, sizeLabel(g.size), conc)
 }
 
-func (r *runner) groups(concs []int) []group {
-	all := []group{{op: opRegister}}
+func (r *runner) groups(register bool, concs func(size int) []int) []group {
+	var all []group
+	if register {
+		all = append(all, group{op: opRegister})
+	}
 	for _, op := range []string{opSave, opRestore} {
 		for _, s := range r.opts.sizes {
 			all = append(all, group{op, s})
@@ -254,37 +279,70 @@ func (r *runner) groups(concs []int) []group {
 	}
 	var out []group
 	for _, g := range all {
-		if slices.ContainsFunc(concs, func(c int) bool { return r.opts.cells.MatchString(g.cell(c)) }) {
+		if slices.ContainsFunc(concs(g.size), func(c int) bool { return r.opts.cells.MatchString(g.cell(c)) }) {
 			out = append(out, g)
 		}
 	}
 	return out
 }
 
-// mainPhase measures ours (and ours-pg) against bare with wrk at every
-// call, size and concurrency, plus the variants at extraConc.
+// concsFor is the concurrencies a payload size is measured at.
+func (r *runner) concsFor(size int) []int {
+	if size >= largeSize {
+		return r.opts.largeConcs
+	}
+	return r.opts.concs
+}
+
+// usersFor is how many backups the main workload spreads a size over.
+func (r *runner) usersFor(size int) int {
+	if size >= largeSize {
+		return r.opts.largeUsers
+	}
+	return r.opts.users
+}
+
+// mainPhase measures the realistic workload (many users, one backup each,
+// saved in turn so that every history is full; restores of those backups
+// at random) on the default configuration: ours against bare, the quota
+// and history variants for saves, and PostgreSQL against bare on pgx.
 func (r *runner) mainPhase(ctx context.Context) error {
-	for rep := range r.opts.reps {
-		for _, g := range r.groups(r.opts.concs) {
-			specs := []serverSpec{specBare, specOurs}
-			if r.opts.pgDSN != "" {
-				specs = append(specs, specOursPG)
-			}
-			if g.op == opSave && slices.Contains(r.opts.concs, extraConc) {
-				specs = append(specs, specBareNormal, specOursH0)
-			}
-			if err := r.measureGroup(ctx, rep, g, specs); err != nil {
-				return fmt.Errorf("%s: %w", g.cell(0), err)
-			}
+	for _, g := range r.groups(false, r.concsFor) {
+		specs := []serverSpec{specBare, specOurs}
+		if g.op == opSave {
+			specs = append(specs, specOursQuotaOff, specOursH0)
+		}
+		if r.opts.pgDSN != "" {
+			specs = append(specs, specBarePG, specOursPG)
+		}
+		if err := r.measureGroup(ctx, g, specs, driverMany, r.usersFor(g.size)); err != nil {
+			return fmt.Errorf("%s: %w", g.cell(0), err)
 		}
 	}
 	return nil
 }
 
-func isExtra(s serverSpec) bool { return s.Name == specBareNormal.Name || s.Name == specOursH0.Name }
+// singlePhase is the earlier workload, kept as secondary rows: every save to
+// one backup, every limit off; registrations; bare with synchronous=NORMAL
+// for saves, to show what durability costs.
+func (r *runner) singlePhase(ctx context.Context) error {
+	for _, g := range r.groups(true, r.concsFor) {
+		specs := []serverSpec{specBare, specOursOpen}
+		if g.op == opSave {
+			specs = append(specs, specBareNormal)
+		}
+		if err := r.measureGroup(ctx, g, specs, driverSingle, 1); err != nil {
+			return fmt.Errorf("single %s: %w", g.cell(0), err)
+		}
+	}
+	return nil
+}
 
-func (r *runner) measureGroup(ctx context.Context, rep int, g group, specs []serverSpec) error {
-	job, err := r.wrkJob(g)
+// measureGroup starts the group's servers once, prepares them, and then
+// measures them in turn, repetition after repetition, the order rotating,
+// so that every ratio pairs measurements taken seconds apart.
+func (r *runner) measureGroup(ctx context.Context, g group, specs []serverSpec, driver string, users int) error {
+	job, err := r.wrkJob(g, driver, users)
 	if err != nil {
 		return err
 	}
@@ -294,28 +352,27 @@ func (r *runner) measureGroup(ctx context.Context, rep int, g group, specs []ser
 		return err
 	}
 	for _, p := range procs {
-		if err := prepare(ctx, p.url, g); err != nil {
+		if err := r.prepare(ctx, p.url, g, driver, users); err != nil {
 			return fmt.Errorf("%s: prepare: %w", p.spec.Name, err)
 		}
 		if _, err := r.wrk.run(ctx, p.url, job, warmupConns, r.opts.warmup); err != nil {
 			return err
 		}
 	}
-	for ci, c := range r.opts.concs {
-		if !r.opts.cells.MatchString(g.cell(c)) {
-			continue
-		}
-		for _, p := range rotate(procs, rep+ci) {
-			if isExtra(p.spec) && c != extraConc {
+	for rep := range r.opts.reps {
+		for ci, c := range r.concsFor(g.size) {
+			if !r.opts.cells.MatchString(g.cell(c)) {
 				continue
 			}
-			s, err := r.measure(ctx, p, rep, g, c, "wrk", func() (loadResult, error) {
-				return r.wrk.run(ctx, p.url, job, c, r.opts.duration)
-			})
-			if err != nil {
-				return err
+			for _, p := range rotate(procs, rep+ci) {
+				s, err := r.measure(ctx, p, rep, g, c, driver, func() (loadResult, error) {
+					return r.wrk.run(ctx, p.url, job, c, r.opts.duration)
+				})
+				if err != nil {
+					return err
+				}
+				r.results.Samples = append(r.results.Samples, s)
 			}
-			r.results.Samples = append(r.results.Samples, s)
 		}
 	}
 	return nil
@@ -430,11 +487,31 @@ func (r *runner) startProfile(ctx context.Context, p *proc, name string) func() 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // wrkJob writes the group's request body and describes its requests.
-func (r *runner) wrkJob(g group) (wrkJob, error) {
-	switch g.op {
-	case opRegister:
+func (r *runner) wrkJob(g group, driver string, users int) (wrkJob, error) {
+	if g.op == opRegister {
 		return wrkJob{method: http.MethodPost, path: "/api/register", register: true}, nil
-	case opSave:
+	}
+	if driver == driverMany {
+		ids := filepath.Join(r.dir, fmt.Sprintf("ids-%d.txt", users))
+		var lines strings.Builder
+		for i := range users {
+			lines.WriteString(manyUser(i) + " " + manyKey(i) + "\n")
+		}
+		if err := os.WriteFile(ids, []byte(lines.String()), 0o644); err != nil {
+			return wrkJob{}, err
+		}
+		job := wrkJob{method: http.MethodGet, mode: "many-restore", idsFile: ids}
+		if g.op == opSave {
+			data, _ := json.Marshal(envelope(ciphertext(g.size), nonceB64(0, 1)))
+			path := filepath.Join(r.dir, "data-"+sizeLabel(g.size)+".json")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				return wrkJob{}, err
+			}
+			job = wrkJob{method: http.MethodPost, mode: "many-save", idsFile: ids, bodyFile: path}
+		}
+		return job, nil
+	}
+	if g.op == opSave {
 		path := filepath.Join(r.dir, "save-"+sizeLabel(g.size)+".json")
 		body := saveBody(benchUser, benchKey, envelope(ciphertext(g.size), nonceB64(0, 1)))
 		if err := os.WriteFile(path, body, 0o644); err != nil {
@@ -445,16 +522,62 @@ func (r *runner) wrkJob(g group) (wrkJob, error) {
 	return wrkJob{method: http.MethodGet, path: restorePath(benchUser, benchKey)}, nil
 }
 
-// prepare gives a fresh server what the group's requests need: the account,
-// and a backup (so that every measured save is an update).
-func prepare(ctx context.Context, baseURL string, g group) error {
+// The main workload's users and keys.
+func manyUser(i int) string { return id(fmt.Sprintf("bench-user-%d", i)) }
+func manyKey(i int) string  { return id(fmt.Sprintf("bench-key-%d", i)) }
+
+// historyFill is how many saves fill a backup's history at the default
+// depth (10 previous versions and the newest).
+const historyFill = 11
+
+// prepare gives a fresh server what the group's requests need. The single
+// workload: the account, and a backup (so that every measured save is an
+// update). The main one: users accounts, each with a backup saved until its
+// history is full, saved by a few clients at once.
+func (r *runner) prepare(ctx context.Context, baseURL string, g group, driver string, users int) error {
 	if g.op == opRegister {
 		return nil
 	}
-	if err := post(ctx, baseURL+"/api/register", registerBody(benchUser)); err != nil {
-		return err
+	body := envelope(ciphertext(g.size), nonceB64(0, 0))
+	if driver != driverMany {
+		if err := post(ctx, baseURL+"/api/register", registerBody(benchUser)); err != nil {
+			return err
+		}
+		return post(ctx, baseURL+"/api/backup", saveBody(benchUser, benchKey, body))
 	}
-	return post(ctx, baseURL+"/api/backup", saveBody(benchUser, benchKey, envelope(ciphertext(g.size), nonceB64(0, 0))))
+	work := make(chan int)
+	errs := make(chan error, 1)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range work {
+				err := post(ctx, baseURL+"/api/register", registerBody(manyUser(i)))
+				for range historyFill {
+					if err != nil {
+						break
+					}
+					err = post(ctx, baseURL+"/api/backup", saveBody(manyUser(i), manyKey(i), body))
+				}
+				if err != nil {
+					select {
+					case errs <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for i := range users {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
 }
 
 func post(ctx context.Context, url string, body []byte) error {
@@ -480,14 +603,11 @@ func post(ctx context.Context, url string, body []byte) error {
 func (r *runner) memoryPhase(ctx context.Context) error {
 	const uploads, size = 20, 5_000_000
 	g := group{opSave, size}
-	job, err := r.wrkJob(g)
+	job, err := r.wrkJob(g, driverSingle, 1)
 	if err != nil {
 		return err
 	}
-	specs := []serverSpec{specBare, specOurs}
-	if r.opts.pgDSN != "" {
-		specs = append(specs, specOursPG)
-	}
+	specs := []serverSpec{specBare, specOursOpen}
 	for rep := range r.opts.reps {
 		procs, err := r.startAll(ctx, specs)
 		if err != nil {
@@ -502,7 +622,7 @@ func (r *runner) memoryPhase(ctx context.Context) error {
 				stopAll(procs)
 				return err
 			}
-			if err := prepare(ctx, p.url, g); err != nil {
+			if err := r.prepare(ctx, p.url, g, driverSingle, 1); err != nil {
 				stopAll(procs)
 				return err
 			}
@@ -515,10 +635,17 @@ func (r *runner) memoryPhase(ctx context.Context) error {
 				return err
 			}
 			peak := s.PeakMB * (1 << 20)
+			// Ours reads at most largeUploads large bodies at a time; the
+			// others wait unread. Bare reads all of them.
+			admitted := uploads
+			if !p.spec.Bare {
+				admitted = min(uploads, largeUploads)
+			}
 			r.results.Memory = append(r.results.Memory, memSample{
 				Server: p.spec.Name, Rep: rep,
 				IdleMB: float64(idle) / (1 << 20), BaseMB: float64(base) / (1 << 20), PeakMB: s.PeakMB,
-				PerUpload: (peak - float64(base)) / uploads / size, Errors: s.Errors,
+				PerUpload: (peak - float64(base)) / uploads / size, Admitted: admitted,
+				PerAdmitted: (peak - float64(base)) / float64(admitted) / size, Errors: s.Errors,
 			})
 		}
 		stopAll(procs)
@@ -529,9 +656,12 @@ func (r *runner) memoryPhase(ctx context.Context) error {
 // signedPhase measures the guarded configuration (signatures and limits on)
 // against the open one and bare, all driven by the same signed requests.
 func (r *runner) signedPhase(ctx context.Context) error {
-	specs := []serverSpec{specBare, specOurs, specGuarded}
+	specs := []serverSpec{specBare, specUnsigned, specGuarded}
 	for rep := range r.opts.reps {
-		for _, g := range r.groups(r.opts.signedConcs) {
+		for _, g := range r.groups(false, func(int) []int { return r.opts.signedConcs }) {
+			if g.size >= largeSize {
+				continue // the signature's cost is per request: the small sizes show it
+			}
 			if err := r.signedGroup(ctx, rep, g, specs); err != nil {
 				return fmt.Errorf("signed %s: %w", g.cell(0), err)
 			}

@@ -27,7 +27,7 @@ type serverSpec struct {
 	Bare bool     // the reference server (bench/bare)
 	Sync string   // bare only: SQLite's synchronous setting
 	Env  []string // ours only: the DAILYREPS_* settings
-	PG   bool     // ours only: PostgreSQL (a fresh schema per process)
+	PG   bool     // PostgreSQL (a fresh schema per process)
 	// Signed: the server checks signatures and the per-address limits, so
 	// the client signs every request and names a client address.
 	Signed bool
@@ -61,6 +61,34 @@ func openEnv(historyDepth int) []string {
 	}
 }
 
+// unsignedEnv is guardedEnv without the signature secret: the same signed
+// requests, whose signatures it ignores, measure what checking them costs.
+func unsignedEnv() []string {
+	var out []string
+	for _, kv := range guardedEnv() {
+		if !strings.HasPrefix(kv, "DAILYREPS_HMAC_SECRET=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// defaultEnv is the configuration a self-hoster runs (every default) with
+// only what one machine cannot load from one address turned off: the
+// per-address bucket, the per-backup saves per hour and day, and, while the
+// users are created, new users per address and registrations per hour.
+// extra settings are appended.
+func defaultEnv(extra ...string) []string {
+	return append([]string{
+		"DAILYREPS_PEPPER=" + benchPepper,
+		"DAILYREPS_IP_BURST=0",
+		"DAILYREPS_SAVES_PER_HOUR=0",
+		"DAILYREPS_SAVES_PER_DAY=0",
+		"DAILYREPS_REGISTER_PER_HOUR=0",
+		"DAILYREPS_NEW_USERS_PER_IP_PER_DAY=0",
+	}, extra...)
+}
+
 // guardedEnv is the production configuration with signatures on. Every
 // database-backed limit keeps its default, and the workload spreads over
 // enough users, keys and client addresses to stay inside them, as real
@@ -78,13 +106,21 @@ func guardedEnv() []string {
 }
 
 var (
-	specBare       = serverSpec{Name: "bare", Bare: true, Sync: "FULL"}
-	specBareNormal = serverSpec{Name: "bare-normal", Bare: true, Sync: "NORMAL"}
-	specOurs       = serverSpec{Name: "ours", Env: openEnv(10)}
-	specOursH0     = serverSpec{Name: "ours-h0", Env: openEnv(0)}
-	specOursPG     = serverSpec{Name: "ours-pg", Env: openEnv(10), PG: true}
-	specGuarded    = serverSpec{Name: "ours-guarded", Env: guardedEnv(), Signed: true}
+	specBare         = serverSpec{Name: "bare", Bare: true, Sync: "FULL"}
+	specBareNormal   = serverSpec{Name: "bare-normal", Bare: true, Sync: "NORMAL"}
+	specBarePG       = serverSpec{Name: "bare-pg", Bare: true, PG: true}
+	specOurs         = serverSpec{Name: "ours", Env: defaultEnv()}
+	specOursQuotaOff = serverSpec{Name: "ours-quota-off", Env: defaultEnv("DAILYREPS_USER_QUOTA_BYTES=0")}
+	specOursH0       = serverSpec{Name: "ours-h0", Env: defaultEnv("DAILYREPS_HISTORY_DEPTH=0")}
+	specOursPG       = serverSpec{Name: "ours-pg", Env: defaultEnv(), PG: true}
+	specOursOpen     = serverSpec{Name: "ours-open", Env: openEnv(10)}
+	specGuarded      = serverSpec{Name: "ours-guarded", Env: guardedEnv(), Signed: true}
+	specUnsigned     = serverSpec{Name: "ours-unsigned", Env: unsignedEnv(), Signed: true}
 )
+
+// largeUploads is DAILYREPS_MAX_LARGE_UPLOADS's default: how many uploads
+// of a megabyte or more ours reads at a time.
+const largeUploads = 4
 
 // binaries are the executables a run starts.
 type binaries struct {
@@ -142,7 +178,21 @@ func startServer(ctx context.Context, spec serverSpec, bins binaries, runDir, pg
 	var args []string
 	env := cleanEnv()
 	if spec.Bare {
-		args = []string{bins.bare, "-addr", "127.0.0.1:" + strconv.Itoa(port), "-dir", dir, "-sync", spec.Sync}
+		args = []string{bins.bare, "-addr", "127.0.0.1:" + strconv.Itoa(port), "-dir", dir}
+		if spec.Sync != "" {
+			args = append(args, "-sync", spec.Sync)
+		}
+		if spec.PG {
+			if pgDSN == "" {
+				return nil, errors.New(spec.Name + " needs DAILYREPS_BENCH_DATABASE_URL")
+			}
+			dsn, schema, err := createSchema(ctx, pgDSN)
+			if err != nil {
+				return nil, err
+			}
+			p.pgDSN, p.pgSchema = pgDSN, schema
+			args = append(args, "-pg", dsn)
+		}
 	} else {
 		if bins.pprof {
 			pp, err := freePort()

@@ -44,6 +44,8 @@ type wrkJob struct {
 	method, path string
 	bodyFile     string // "" for none
 	register     bool   // a fresh userId per request
+	mode         string // "many-save" or "many-restore": one of the backups in idsFile per request
+	idsFile      string
 }
 
 // wrkRunner runs wrk with the embedded script.
@@ -71,12 +73,12 @@ func (w *wrkRunner) run(ctx context.Context, baseURL string, job wrkJob, conns i
 	secs := max(int(math.Round(d.Seconds())), 1)
 	cmd := exec.CommandContext(ctx, "wrk", "-t1", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(secs)+"s",
 		"--timeout", "60s", "-s", w.script, baseURL)
-	mode := ""
+	mode := job.mode
 	if job.register {
 		mode = "register"
 	}
 	cmd.Env = append(os.Environ(), "BENCH_METHOD="+job.method, "BENCH_PATH="+job.path,
-		"BENCH_BODY="+job.bodyFile, "BENCH_RUN="+strconv.Itoa(w.runs), "BENCH_MODE="+mode)
+		"BENCH_BODY="+job.bodyFile, "BENCH_RUN="+strconv.Itoa(w.runs), "BENCH_MODE="+mode, "BENCH_IDS="+job.idsFile)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -3,6 +3,10 @@
 --   BENCH_METHOD, BENCH_PATH   the request line
 --   BENCH_BODY                 a file holding the body (may be empty)
 --   BENCH_MODE=register        a fresh userId in every request's body
+--   BENCH_MODE=many-save       saves to many backups in turn: BENCH_IDS is a
+--                              file of "userId storageKey" lines, BENCH_BODY
+--                              holds the data member (a JSON string)
+--   BENCH_MODE=many-restore    restores of those backups, picked at random
 --   BENCH_RUN                  a number unique to this wrk run (register)
 -- and reads one line back from done(): "BENCH {json}".
 
@@ -31,6 +35,33 @@ if os.getenv("BENCH_MODE") == "register" then
     counter = counter + 1
     local user = string.format("%08x%08x%08x", run, tid or 0, counter) .. padding
     return wrk.format(nil, nil, nil, '{"userId":"' .. user .. '"}')
+  end
+end
+
+local mode = os.getenv("BENCH_MODE")
+if mode == "many-save" or mode == "many-restore" then
+  local reqs = {}
+  local data = wrk.body
+  -- Built in init, once wrk has set the Host header.
+  function init(args)
+    for line in io.lines(os.getenv("BENCH_IDS")) do
+      local user, key = line:match("^(%x+) (%x+)$")
+      if mode == "many-save" then
+        reqs[#reqs + 1] = wrk.format("POST", "/api/backup", nil,
+          '{"userId":"' .. user .. '","storageKey":"' .. key .. '","data":' .. data .. '}')
+      else
+        reqs[#reqs + 1] = wrk.format("GET", "/api/backup?userId=" .. user .. "&storageKey=" .. key)
+      end
+    end
+  end
+  local n = 0
+  function request()
+    if mode == "many-save" then
+      n = n % #reqs + 1
+    else
+      n = math.random(#reqs)
+    end
+    return reqs[n]
   end
 end
 

@@ -12,6 +12,9 @@ import (
 	"github.com/pocketbase/pocketbase/tools/router"
 )
 
+// AccessLogMessage is the message of AccessLog's lines.
+const AccessLogMessage = "request"
+
 // Observer receives one call per finished API request (metrics).
 type Observer func(route string, status int, took time.Duration)
 
@@ -52,7 +55,7 @@ func AccessLog(logger func() *slog.Logger, observe Observer) *hook.Handler[*core
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			logger().Log(e.Request.Context(), level, "request",
+			logger().Log(e.Request.Context(), level, AccessLogMessage,
 				"requestId", id, "route", route, "status", status,
 				"durationMs", float64(took.Microseconds())/1000,
 				"bytesIn", max(e.Request.ContentLength, int64(len(Body(e)))), "bytesOut", counted.size)

@@ -1,24 +1,32 @@
 package hooks_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/dailyreps/backup/config"
+	"github.com/dailyreps/backup/server"
 	"github.com/dailyreps/backup/servertest"
 )
 
-// Each API request leaves one structured line in PocketBase's log table with
-// exactly these fields, and nothing a client sent besides a sane request id.
+// Each API request leaves one JSON line on standard output with exactly
+// these fields, and nothing a client sent besides a sane request id; the
+// refused ones also leave the same line in PocketBase's log table.
 func TestAccessLogLines(t *testing.T) {
+	var out bytes.Buffer
+	var mu sync.Mutex
 	s := servertest.New(t, servertest.WithConfig(func(c *config.Config) {
 		c.IPBurst, c.RegisterPerHour, c.NewUsersPerIPPerDay = 0, 0, 0
 		c.SavesPerHour, c.SavesPerDay, c.FailedLookupBurst = 0, 0, 0
+	}), servertest.WithOptions(func(o *server.Options) {
+		o.LogOutput = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
 	}))
 	user, key, stranger := servertest.ID("log-user"), servertest.ID("log-key"), servertest.ID("log-stranger")
 	canary := "log-canary-deadlifts"
@@ -72,22 +80,45 @@ func TestAccessLogLines(t *testing.T) {
 	}
 
 	s.Stop() // flushes PocketBase's batched log writes
+	secrets := []string{user, key, stranger, strings.ToUpper(user), user[:40], strings.ToUpper(user[:40]), canary, "127.0.0.1", "not a sane id"}
 	rows := servertest.LogRows(t, s.App.DataDir())
-
-	lines := map[string]map[string]any{}
+	inTable := map[string]bool{}
 	for _, row := range rows {
-		for _, secret := range []string{user, key, stranger, strings.ToUpper(user), user[:40], strings.ToUpper(user[:40]), canary, "127.0.0.1", "not a sane id"} {
+		for _, secret := range secrets {
 			if strings.Contains(row.Message+row.Data, secret) {
-				t.Errorf("a log line holds %.16s…: %s %s", secret, row.Message, row.Data)
+				t.Errorf("a log row holds %.16s…: %s %s", secret, row.Message, row.Data)
 			}
 		}
-		if row.Message != "request" {
-			continue
+		var fields map[string]any
+		if row.Message == "request" && json.Unmarshal([]byte(row.Data), &fields) == nil {
+			id, _ := fields["requestId"].(string)
+			inTable[id] = true
+		}
+	}
+	for _, x := range requests {
+		id := x.resp.Header.Get("X-Request-Id")
+		if refused := x.resp.Status >= 400; inTable[id] != refused {
+			t.Errorf("%s %s answered %d: in the log table %v, want %v", x.req.Method, x.req.Path, x.resp.Status, inTable[id], refused)
+		}
+	}
+
+	lines := map[string]map[string]any{}
+	for line := range strings.Lines(out.String()) {
+		for _, secret := range secrets {
+			if strings.Contains(line, secret) {
+				t.Errorf("a log line holds %.16s…: %s", secret, line)
+			}
 		}
 		var fields map[string]any
-		if err := json.Unmarshal([]byte(row.Data), &fields); err != nil {
-			t.Fatalf("log data is not JSON: %s", row.Data)
+		if err := json.Unmarshal([]byte(line), &fields); err != nil {
+			t.Fatalf("log line is not JSON: %s", line)
 		}
+		if fields["msg"] != "request" {
+			continue
+		}
+		delete(fields, "time")
+		delete(fields, "level")
+		delete(fields, "msg")
 		keys := slices.Sorted(maps.Keys(fields))
 		if want := []string{"bytesIn", "bytesOut", "durationMs", "requestId", "route", "status"}; !slices.Equal(keys, want) {
 			t.Errorf("log fields %v, want %v", keys, want)
@@ -99,7 +130,7 @@ func TestAccessLogLines(t *testing.T) {
 		id := x.resp.Header.Get("X-Request-Id")
 		line := lines[id]
 		if line == nil {
-			t.Fatalf("no log line with request id %q (%d rows)", id, len(rows))
+			t.Fatalf("no log line with request id %q: %s", id, out.String())
 		}
 		route := x.req.Method + " " + strings.SplitN(x.req.Path, "?", 2)[0]
 		if line["route"] != route || line["status"] != float64(x.resp.Status) ||
@@ -112,3 +143,7 @@ func TestAccessLogLines(t *testing.T) {
 		}
 	}
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -54,6 +54,7 @@ const (
 	keyBodyHash  = "dr.bodyHash"
 	keyClientIP  = "dr.clientIP"
 	keyRequestID = "dr.requestID"
+	keyReplay    = "dr.replay"
 )
 
 // Fail is the error a middleware or handler returns to refuse a request; the

@@ -24,6 +24,35 @@ type SignatureConfig struct {
 	// it returns store.ErrReplay for one seen before. It lives in the
 	// database so that instances sharing it agree.
 	UseNonce func(e *core.RequestEvent, nonce string, expires time.Time) error
+	// InTransaction reports the requests whose handler records the nonce
+	// in the same transaction as the write it protects (see Replay): they
+	// pay no synced commit of their own. Nil: none.
+	InTransaction func(e *core.RequestEvent) bool
+}
+
+// Replay is an accepted signature's replay record, handed to a handler that
+// writes it with its own change (SignatureConfig.InTransaction).
+type Replay struct {
+	Nonce    string
+	Expires  time.Time
+	recorded bool
+}
+
+// Recorded tells the signature middleware that the record was committed.
+// Otherwise (a request refused before or by its write) the middleware
+// records it on its own afterwards, so an accepted signature is never
+// accepted twice.
+func (r *Replay) Recorded() {
+	if r != nil {
+		r.recorded = true
+	}
+}
+
+// ReplayOf is the replay record the handler must write, nil when there is
+// none (signatures off).
+func ReplayOf(e *core.RequestEvent) *Replay {
+	r, _ := e.Get(keyReplay).(*Replay)
+	return r
 }
 
 // Signature checks X-Timestamp and X-Signature: lowercase hex of
@@ -52,8 +81,20 @@ func Signature(cfg SignatureConfig) *hook.Handler[*core.RequestEvent] {
 			if !hmac.Equal(sig, expectedSignature(cfg.Secret, e, ts)) {
 				return Fail(http.StatusUnauthorized, "The request signature is not valid.")
 			}
-			nonce := sha256.Sum256(sig)
-			err := cfg.UseNonce(e, hex.EncodeToString(nonce[:]), at.Add(cfg.Window))
+			sum := sha256.Sum256(sig)
+			nonce, expires := hex.EncodeToString(sum[:]), at.Add(cfg.Window)
+			if cfg.InTransaction != nil && cfg.InTransaction(e) {
+				r := &Replay{Nonce: nonce, Expires: expires}
+				e.Set(keyReplay, r)
+				err := e.Next()
+				if !r.recorded {
+					if uerr := cfg.UseNonce(e, nonce, expires); uerr != nil && !errors.Is(uerr, store.ErrReplay) && err == nil {
+						err = uerr
+					}
+				}
+				return err
+			}
+			err := cfg.UseNonce(e, nonce, expires)
 			if errors.Is(err, store.ErrReplay) {
 				return Fail(http.StatusUnauthorized, "This request was already received.")
 			}

@@ -187,3 +187,40 @@ func TestNoSecretChecksNothing(t *testing.T) {
 		t.Fatalf("signatureRequired = %v", got)
 	}
 }
+
+// A signed save's replay record is written in the save's own transaction:
+// it is still there after a restart (the same database, SQLite or
+// PostgreSQL), and a replayed save is refused without changing anything. A
+// save the store refused leaves its record too, written afterwards.
+func TestSignatureReplayAfterRestart(t *testing.T) {
+	s := signingServer(t)
+	u, k := id("restarted"), id("restarted-key")
+	now := s.Clock.Now().Unix()
+	expectStatus(t, s.Do(signed(t, testSecret, now, servertest.Request{Method: "POST", Path: "/api/register", Body: map[string]string{"userId": u}})), http.StatusOK)
+	first := signed(t, testSecret, now, saveReq(u, k, envelope(32, 'a')))
+	expectStatus(t, s.Do(first), http.StatusOK)
+	second := signed(t, testSecret, now, saveReq(u, k, envelope(32, 'b')))
+	expectStatus(t, s.Do(second), http.StatusOK)
+	stale := signed(t, testSecret, now, withHeader(saveReq(u, k, envelope(32, 'c')), "If-Match", `"1"`))
+	expectError(t, s.Do(stale), http.StatusPreconditionFailed)
+	var nonces int
+	if err := s.DB().NewQuery(`SELECT COUNT(*) FROM replays`).Row(&nonces); err != nil || nonces != 4 {
+		t.Fatalf("%d replay records for a registration, two saves and a refused save (%v), want 4", nonces, err)
+	}
+	s.Stop()
+
+	db := s.Config.DatabaseURL
+	s2 := servertest.New(t, servertest.WithDataDir(s.App.DataDir()), servertest.WithConfig(func(c *config.Config) {
+		c.DatabaseURL, c.HMACSecret = db, []byte(testSecret)
+		c.IPBurst, c.SavesPerHour, c.SavesPerDay, c.FailedLookupBurst = 0, 0, 0, 0
+	}))
+	before := s2.Snapshot()
+	for _, r := range []servertest.Request{first, second, stale} {
+		expectError(t, s2.Do(r), http.StatusUnauthorized)
+	}
+	s2.Unchanged(before)
+	g := s2.Do(signed(t, testSecret, s2.Clock.Now().Unix(), servertest.Request{Method: "GET", Path: getPath(u, k)}))
+	if g.Status != http.StatusOK || g.JSON(t)["data"] != envelope(32, 'b') {
+		t.Fatalf("after the replays: %d %s", g.Status, g.Body)
+	}
+}

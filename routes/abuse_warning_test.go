@@ -48,8 +48,8 @@ func TestUnsignedServerWarnsOnce(t *testing.T) {
 
 func TestSignedServerDoesNotWarn(t *testing.T) {
 	s := newServer(t, func(c *config.Config) { c.HMACSecret = []byte(testSecret) })
-	// The log works: the access log recorded this request.
-	s.Do(servertest.Request{Method: "GET", Path: "/api/info"})
+	// The log works: the access log recorded this refused (unsigned) request.
+	s.Do(servertest.Request{Method: "GET", Path: "/api/backup"})
 	if n := loggedMessages(t, s, "request"); n == 0 {
 		t.Fatal("nothing reached the app log; the check below would prove nothing")
 	}

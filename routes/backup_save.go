@@ -46,18 +46,24 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 		return err
 	}
 	c := h.Config
-	res, err := h.Store.SaveBackup(e.Request.Context(), store.SaveRequest{
+	sr := store.SaveRequest{
 		User: id.user, Key: id.key, Data: req.Data, IfMatch: ifMatch, Now: h.Now(),
 		Limits: store.SaveLimits{PerHour: c.SavesPerHour, PerDay: c.SavesPerDay, MaxBackupsPerUser: c.MaxBackupsPerUser,
 			MaxBackupsPerAddress: c.MaxBackupsPerIP, QuotaBytes: c.UserQuotaBytes, HistoryDepth: c.HistoryDepth},
 		Creator: creatorTag(h.Pepper.Bucket("creator", hooks.ClientIP(e))),
-	})
+	}
+	replay := hooks.ReplayOf(e) // a signed save's replay record, written with the save
+	if replay != nil {
+		sr.Nonce, sr.NonceExpires = replay.Nonce, replay.Expires
+	}
+	res, err := h.Store.SaveBackup(e.Request.Context(), sr)
 	if err != nil {
 		if h.provesNothing(e, id, err) {
 			h.failedAttempt(e, id)
 		}
 		return storeError(e, err)
 	}
+	replay.Recorded()
 	if res.Version == 1 && h.hasOtherBackups(e, id) {
 		// A new backup beside others: its key proved nothing, and version 1
 		// (where the right key gets the next version) tells a guess it

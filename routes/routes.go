@@ -76,6 +76,7 @@ func Mount(r *router.Router[*core.RequestEvent], d Deps) {
 	limited := api.Group("")
 	limited.Bind(hooks.IPLimit(h.ipBuckets), hooks.Signature(hooks.SignatureConfig{
 		Secret: c.HMACSecret, Window: c.SignatureWindow, Now: d.Now, UseNonce: h.useNonce,
+		InTransaction: savesBackup,
 	}))
 	memory := hooks.NewMemory(c.MaxBodyMemory) // one budget for every route's bodies
 	paced := func(l hooks.BodyLimits) hooks.BodyLimits {
@@ -158,6 +159,13 @@ func route(api, group *router.RouterGroup[*core.RequestEvent], path string, meth
 
 // maxBodyBytes leaves room around data for the ids and JSON escaping.
 func maxBodyBytes(maxData int64) int64 { return maxData + 64<<10 }
+
+// savesBackup picks the requests whose replay record the save writes in its
+// own transaction (backupSave). A delete, once in a backup's life, and the
+// reads keep a commit of their own.
+func savesBackup(e *core.RequestEvent) bool {
+	return e.Request.Method == http.MethodPost && e.Request.URL.Path == "/api/backup"
+}
 
 // useNonce is the signature middleware's replay record, kept in the store so
 // that instances sharing a database agree.

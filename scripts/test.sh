@@ -46,6 +46,11 @@ go vet ./...
 step "staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+step "bench module (its own go.mod): go vet, staticcheck, go test"
+# -mod=mod: the server's own dependencies come from ../go.mod, as in bench/run.sh.
+(cd bench && export GOFLAGS=-mod=mod && go vet ./... &&
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./... && go test -count=1 ./...)
+
 cover=$(mktemp -d)
 trap 'rm -rf "$cover"' EXIT
 # Coverage counts the server's own packages, not the tools under scripts/.

@@ -6,6 +6,7 @@ import (
 	"log"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -34,22 +35,32 @@ type logSink struct {
 }
 
 type sinkState struct {
-	app     core.App
-	batch   *logger.BatchHandler
-	start   sync.Once
-	stop    chan struct{}
-	writing sync.WaitGroup // batches being written in the background
+	app   core.App
+	batch *logger.BatchHandler
+	start sync.Once
+	stop  chan struct{}
+	done  sync.WaitGroup // the writer
+	// Full batches wait here for the one writer. When the log database
+	// cannot keep up (a flood of refusals, a slow disk) what does not fit is
+	// dropped and counted: requests never wait for their log line, and
+	// memory stays bounded. Standard output still has every request.
+	queue   chan []*logger.Log
+	dropped atomic.Int64 // lines dropped since the last report
+	lost    atomic.Int64 // lines dropped in all
+	insert  func([]*logger.Log)
 }
 
 const (
 	sinkBatchSize = 200             // as PocketBase's logger
 	sinkInterval  = 3 * time.Second // as PocketBase's logger
+	sinkQueue     = 8               // full batches waiting: 1,600 lines
 )
 
 type blockKey struct{}
 
 func newLogSink(app core.App) *logSink {
-	st := &sinkState{app: app, stop: make(chan struct{})}
+	st := &sinkState{app: app, stop: make(chan struct{}), queue: make(chan []*logger.Log, sinkQueue)}
+	st.insert = st.write
 	st.batch = logger.NewBatchHandler(logger.BatchOptions{
 		BatchSize: sinkBatchSize,
 		BeforeAddFunc: func(context.Context, *logger.Log) bool {
@@ -58,10 +69,15 @@ func newLogSink(app core.App) *logSink {
 		WriteFunc: func(ctx context.Context, logs []*logger.Log) error {
 			// A full batch is written off the request that filled it.
 			if block, _ := ctx.Value(blockKey{}).(bool); block {
-				st.write(logs)
+				st.insert(logs)
 				return nil
 			}
-			st.writing.Go(func() { st.write(logs) })
+			select {
+			case st.queue <- logs:
+			default:
+				st.dropped.Add(int64(len(logs)))
+				st.lost.Add(int64(len(logs)))
+			}
 			return nil
 		},
 	})
@@ -97,7 +113,7 @@ func (s *logSink) Handle(ctx context.Context, r slog.Record) error {
 			return s.wrap(h).Handle(ctx, r)
 		}
 	}
-	s.start.Do(func() { go s.tick() })
+	s.start.Do(func() { s.done.Go(s.run) })
 	return s.batch.Handle(ctx, r)
 }
 
@@ -109,29 +125,43 @@ func (s *logSink) WithGroup(name string) slog.Handler {
 	return &logSink{s.sinkState, s.batch.WithGroup(name), func(h slog.Handler) slog.Handler { return s.wrap(h).WithGroup(name) }}
 }
 
-func (st *sinkState) tick() {
+// run is the one writer: full batches as they come, the rest every few
+// seconds.
+func (st *sinkState) run() {
 	t := time.NewTicker(sinkInterval)
 	defer t.Stop()
+	block := context.WithValue(context.Background(), blockKey{}, true)
 	for {
 		select {
 		case <-st.stop:
 			return
+		case logs := <-st.queue:
+			st.insert(logs)
 		case <-t.C:
-			_ = st.batch.WriteAll(context.Background())
+			_ = st.batch.WriteAll(block)
+		}
+		if n := st.dropped.Swap(0); n > 0 {
+			log.Printf("Dropped %d log lines: the log database could not keep up", n)
 		}
 	}
 }
 
-// flush writes every pending line and waits for the batches in flight.
+// flush writes every pending line, in order, once the writer has stopped.
 func (st *sinkState) flush() {
-	_ = st.batch.WriteAll(context.WithValue(context.Background(), blockKey{}, true))
-	st.writing.Wait()
 	select {
 	case <-st.stop:
 	default:
 		close(st.stop)
 	}
+	st.done.Wait()
+	for len(st.queue) > 0 {
+		st.insert(<-st.queue)
+	}
+	_ = st.batch.WriteAll(context.WithValue(context.Background(), blockKey{}, true))
 }
+
+// droppedLines is how many lines were dropped since the start.
+func (st *sinkState) droppedLines() int64 { return st.lost.Load() }
 
 const insertLog = `INSERT INTO _logs (id, level, message, data, created) VALUES (?, ?, ?, ?, ?)`
 

@@ -38,6 +38,8 @@ type Options struct {
 	FreeDisk func(path string) (uint64, error)
 	// Console receives start-up warnings for the operator; nil: os.Stderr.
 	Console io.Writer
+	// LogOutput receives every log line as JSON, one per line; nil: os.Stdout.
+	LogOutput io.Writer
 }
 
 func (o Options) console() io.Writer {
@@ -53,7 +55,11 @@ func Register(app core.App, cfg config.Config, opts Options) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	logger := leveled(app, cfg.LogLevel)
+	out := opts.LogOutput
+	if out == nil {
+		out = os.Stdout
+	}
+	logger := leveled(app, cfg.LogLevel, out)
 
 	// The pepper file (and a rotation's pending one) sits in the data
 	// directory but must never travel with PocketBase's backup archives, nor
@@ -273,11 +279,12 @@ func startPruning(st interface {
 }
 
 // leveled is the server's logger, filtered by DAILYREPS_LOG_LEVEL, writing
-// into PocketBase's log table through a sink of its own (see logsink.go).
-func leveled(app core.App, level string) func() *slog.Logger {
+// JSON lines to out and, through a sink of its own (see logsink.go), what an
+// admin acts on into PocketBase's log table (see logroute.go).
+func leveled(app core.App, level string, out io.Writer) func() *slog.Logger {
 	var min slog.Level
 	_ = min.UnmarshalText([]byte(level))
-	l := slog.New(levelFilter{newLogSink(app), min})
+	l := slog.New(levelFilter{newLogRouter(out, newLogSink(app)), min})
 	return func() *slog.Logger { return l }
 }
 

@@ -94,6 +94,7 @@ func Start(t testing.TB, options ...Option) (*Server, error) {
 	}
 	su.opts.Now = clock.Now
 	su.opts.Console = io.Discard
+	su.opts.LogOutput = io.Discard
 	for _, o := range options {
 		o(su)
 	}

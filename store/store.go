@@ -82,6 +82,11 @@ type SaveRequest struct {
 	// Creator tags the requesting address (a short keyed hash); it is stored
 	// with a backup the save creates and counted by MaxBackupsPerAddress.
 	Creator string
+	// Nonce, when set, is a signed request's replay record, written in the
+	// save's transaction until NonceExpires: a replay is refused with
+	// ErrReplay, and the save pays no commit of its own for it.
+	Nonce        string
+	NonceExpires time.Time
 }
 
 // SaveLimits are checked in the same transaction as the write, so they hold

@@ -14,18 +14,23 @@ import (
 // UseNonce implements store.Store. The upsert only takes over an expired
 // record, so one statement both checks and records.
 func (s *Store) UseNonce(ctx context.Context, nonce string, expires, now time.Time) error {
-	return s.tx(ctx, func(tx *dbx.Tx) error {
-		res, err := s.txExec(tx, `INSERT INTO replays (nonce, expires) VALUES ({:nonce}, {:expires})
-			ON CONFLICT (nonce) DO UPDATE SET expires = excluded.expires WHERE replays.expires < {:now}`,
-			dbx.Params{"nonce": nonce, "expires": ms(expires), "now": ms(now)})
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrReplay
-		}
-		return nil
-	})
+	return s.tx(ctx, func(tx *dbx.Tx) error { return s.recordNonce(tx, nonce, expires, now) })
+}
+
+// recordNonce records a replay record inside tx, ErrReplay when it is
+// there and unexpired (on PostgreSQL a concurrent insert of the same nonce
+// waits for the first transaction, then finds its row).
+func (s *Store) recordNonce(tx *dbx.Tx, nonce string, expires, now time.Time) error {
+	res, err := s.txExec(tx, `INSERT INTO replays (nonce, expires) VALUES ({:nonce}, {:expires})
+		ON CONFLICT (nonce) DO UPDATE SET expires = excluded.expires WHERE replays.expires < {:now}`,
+		dbx.Params{"nonce": nonce, "expires": ms(expires), "now": ms(now)})
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrReplay
+	}
+	return nil
 }
 
 // Hit implements store.Store.

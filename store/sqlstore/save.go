@@ -33,6 +33,11 @@ func (s *Store) insertUser(tx *dbx.Tx, user string, now time.Time) error {
 func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.SaveResult, error) {
 	var out store.SaveResult
 	err := s.tx(ctx, func(tx *dbx.Tx) error {
+		if req.Nonce != "" {
+			if err := s.recordNonce(tx, req.Nonce, req.NonceExpires, req.Now); err != nil {
+				return err
+			}
+		}
 		var found string
 		// Locks the user row (PostgreSQL) so a user's saves queue across
 		// instances: the counts below then cannot be raced.

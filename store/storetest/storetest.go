@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore Factory) {
 		"Usage":                testUsage,
 		"Activity":             testActivity,
 		"Nonce":                testNonce,
+		"NonceInSave":          testNonceInSave,
 		"Hit":                  testHit,
 		"Invites":              testInvites,
 		"Fingerprint":          testFingerprint,
@@ -665,6 +666,40 @@ func testNonce(t *testing.T, s store.Store) {
 	expectErr(t, s.UseNonce(ctx, n, t0.Add(11*time.Minute), t0.Add(time.Minute)), store.ErrReplay)
 	if err := s.UseNonce(ctx, n, t0.Add(30*time.Minute), t0.Add(20*time.Minute)); err != nil {
 		t.Fatalf("expired nonce reused: %v", err)
+	}
+}
+
+// A save carrying a replay record writes it in its own transaction: the same
+// record refuses a second save (and UseNonce) with ErrReplay, and a save
+// that fails leaves no record behind.
+func testNonceInSave(t *testing.T, s store.Store) {
+	u, k := ID("u"), ID("k")
+	mustRegister(t, s, u)
+	signedSave := func(nonce, data string, ifMatch int64) error {
+		_, err := s.SaveBackup(ctx, store.SaveRequest{User: u, Key: k, Data: data, Now: t0, IfMatch: ifMatch,
+			Limits: store.SaveLimits{HistoryDepth: 10}, Nonce: nonce, NonceExpires: t0.Add(5 * time.Minute)})
+		return err
+	}
+	if err := signedSave(ID("sig-1"), "one", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := signedSave(ID("sig-2"), "two", 0); err != nil {
+		t.Fatal(err)
+	}
+	expectErr(t, signedSave(ID("sig-1"), "one", 0), store.ErrReplay)
+	expectData(t, s, u, k, "two")
+	if vs, err := s.Versions(ctx, u, k); err != nil || len(vs) != 2 {
+		t.Fatalf("versions after a refused replay: %d, %v", len(vs), err)
+	}
+	expectErr(t, s.UseNonce(ctx, ID("sig-2"), t0.Add(5*time.Minute), t0.Add(time.Minute)), store.ErrReplay)
+
+	// A stale save rolls back, its record with it.
+	var stale *store.StaleError
+	if err := signedSave(ID("sig-3"), "three", 1); !errors.As(err, &stale) {
+		t.Fatalf("stale save: %v", err)
+	}
+	if err := s.UseNonce(ctx, ID("sig-3"), t0.Add(5*time.Minute), t0); err != nil {
+		t.Fatalf("a failed save left its replay record: %v", err)
 	}
 }
 
