@@ -131,10 +131,9 @@ func powerLossLoop(t *testing.T, bin string, cuts int, stopAtLoss bool) powerLos
 		t.Fatalf("exit code %d: %s", code, p.output())
 	}
 	var r powerLossResult
+	p = startBinary(t, bin, dir, env...)
 	for r.cuts < cuts {
-		p := startBinary(t, bin, dir, env...)
 		a := newAPI(p.URL)
-
 		var wg sync.WaitGroup
 		failures := make(chan error, crashWriters)
 		firstAck := make(chan struct{})
@@ -160,6 +159,7 @@ func powerLossLoop(t *testing.T, bin string, cuts int, stopAtLoss bool) powerLos
 		}
 		integrityCheck(t, filepath.Join(dir, "data.db"))
 
+		// The server that checks is the one the next cut hits.
 		p = startBinary(t, bin, dir, env...)
 		a = newAPI(p.URL)
 		lost := 0
@@ -176,7 +176,6 @@ func powerLossLoop(t *testing.T, bin string, cuts int, stopAtLoss bool) powerLos
 			r.acked += len(l.acked)
 		}
 		r.lost += lost
-		p.kill()
 		if lost > 0 {
 			if !stopAtLoss {
 				t.Fatalf("cut %d: %d acknowledged saves lost", r.cuts, lost)
@@ -184,6 +183,10 @@ func powerLossLoop(t *testing.T, bin string, cuts int, stopAtLoss bool) powerLos
 			return r
 		}
 	}
+	if code := p.terminate(30 * time.Second); code != 0 {
+		t.Fatalf("exit code %d: %s", code, p.output())
+	}
+	integrityCheck(t, filepath.Join(dir, "data.db"))
 	return r
 }
 
