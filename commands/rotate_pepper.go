@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"github.com/pocketbase/pocketbase"
 	"github.com/pocketbase/pocketbase/core"
@@ -124,7 +123,7 @@ delete that file once the variable is set.
 `, next.EnvValue(), pending)
 		return nil
 	}
-	if err := replaceFile(pending, path); err != nil {
+	if err := pepper.ReplaceFile(pending, path); err != nil {
 		return fmt.Errorf("the database is re-keyed but %s was not replaced: %w (run rotate-pepper again to finish)", path, err)
 	}
 	fmt.Fprintf(out, `The database is re-keyed and %s holds the new pepper (the old keys
@@ -132,17 +131,4 @@ followed by the new one). Replace your offline copy of the pepper file with it:
 the old copy no longer opens the database.
 `, path)
 	return nil
-}
-
-// replaceFile renames src over dst and makes the rename durable.
-func replaceFile(src, dst string) error {
-	if err := os.Rename(src, dst); err != nil {
-		return err
-	}
-	dir, err := os.Open(filepath.Dir(dst))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }

@@ -85,11 +85,17 @@ func freeAddr(t testing.TB) string {
 // one when empty), and waits for /health.
 func start(t testing.TB, dataDir string, env ...string) *process {
 	t.Helper()
+	return startBinary(t, binary(t), dataDir, env...)
+}
+
+// startBinary is start with another build of the server.
+func startBinary(t testing.TB, bin, dataDir string, env ...string) *process {
+	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
 	addr := freeAddr(t)
-	cmd := exec.Command(binary(t), "serve", "--http", addr, "--dir", dataDir)
+	cmd := exec.Command(bin, "serve", "--http", addr, "--dir", dataDir)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DAILYREPS_PEPPER=" + testPepper, "DAILYREPS_MIN_FREE_DISK_BYTES=0"}, env...)
 	p := &process{URL: "http://" + addr, DataDir: dataDir, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{}), t: t}

@@ -174,7 +174,8 @@ func create(path string) (*Pepper, error) {
 	return p, nil
 }
 
-// WriteFile stores p at path with owner-only permissions, atomically.
+// WriteFile stores p at path with owner-only permissions, atomically and
+// durably: the file is synced before the rename, the directory after it.
 func WriteFile(path string, p *Pepper) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("pepper: %w", err)
@@ -199,5 +200,23 @@ func WriteFile(path string, p *Pepper) error {
 	if err := tmp.Close(); err != nil {
 		return fmt.Errorf("pepper: %w", err)
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := ReplaceFile(tmp.Name(), path); err != nil {
+		return fmt.Errorf("pepper: %w", err)
+	}
+	return nil
+}
+
+// ReplaceFile renames src over dst and syncs their directory: a rename is
+// durable only once its directory is, and a pepper file lost at a power cut
+// after it was reported written leaves every backup unreadable.
+func ReplaceFile(src, dst string) error {
+	if err := os.Rename(src, dst); err != nil {
+		return err
+	}
+	dir, err := os.Open(filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }

@@ -50,7 +50,7 @@ func New(app core.App, timeout time.Duration) (*sqlstore.Store, error) {
 func DBConnect(dbPath string) (*dbx.DB, error) {
 	sync := "NORMAL"
 	if filepath.Base(dbPath) == "data.db" {
-		sync = "FULL"
+		sync = dataSynchronous
 	}
 	// Same order and pragmas as core.DefaultDBConnect: busy_timeout first so
 	// the connection blocks on busy before WAL mode is set.
