@@ -97,3 +97,10 @@ func unavailableCode(code string) bool {
 	}
 	return false
 }
+
+// abortedToRetry reports a transaction PostgreSQL aborted to break a deadlock
+// (40P01) or a serialization conflict (40001): run again, it goes through.
+func abortedToRetry(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+}

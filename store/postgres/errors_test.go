@@ -78,3 +78,15 @@ func TestClassify(t *testing.T) {
 		t.Error("classify(nil) != nil")
 	}
 }
+
+func TestAbortedToRetry(t *testing.T) {
+	pg := func(code string) error { return &pgconn.PgError{Severity: "ERROR", Code: code, Message: "m"} }
+	for code, want := range map[string]bool{"40P01": true, "40001": true, "23505": false, "53100": false} {
+		if got := abortedToRetry(fmt.Errorf("wrapped: %w", pg(code))); got != want {
+			t.Errorf("abortedToRetry(%s) = %v, want %v", code, got, want)
+		}
+	}
+	if abortedToRetry(errors.New("deadlock detected")) {
+		t.Error("a plain error was taken for an aborted transaction")
+	}
+}

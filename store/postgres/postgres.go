@@ -95,6 +95,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*sqlstore.Store, error
 	}
 	d := dialect
 	d.Classify = h.classify
+	d.Retry = abortedToRetry
 	return sqlstore.New(db, db, d, opts.QueryTimeout, db.Close), nil
 }
 

@@ -30,7 +30,14 @@ type Dialect struct {
 	LockBucket string
 	// Classify turns driver errors into the store's closed set where it can.
 	Classify func(error) error
+	// Retry reports an error after which the database rolled the whole
+	// transaction back to break a deadlock or a serialization conflict:
+	// running it again is safe and is what the caller wants (nil: never).
+	Retry func(error) bool
 }
+
+// txAttempts bounds how often one transaction is run when Retry says so.
+const txAttempts = 3
 
 // Store is the shared implementation. Reads go to read, every transaction to
 // write; for SQLite these are PocketBase's two pools, for PostgreSQL one.
@@ -78,11 +85,19 @@ func (s *Store) tx(ctx context.Context, f func(tx *dbx.Tx) error) error {
 	// The statements inside take their context from the DB they are built
 	// on, not from the transaction: without WithContext they would run
 	// unbounded, and the transaction's own deadline would wait for them.
-	err := s.write.WithContext(ctx).TransactionalContext(ctx, nil, f)
-	// dbx reports a failed rollback beside its cause in a type errors.Is
-	// cannot see into.
-	if errs, ok := err.(dbx.Errors); ok {
-		err = errors.Join(errs...)
+	var err error
+	for range txAttempts {
+		err = s.write.WithContext(ctx).TransactionalContext(ctx, nil, f)
+		// dbx reports a failed rollback beside its cause in a type errors.Is
+		// cannot see into.
+		if errs, ok := err.(dbx.Errors); ok {
+			err = errors.Join(errs...)
+		}
+		// Deletes and the activity recorder's batches touch one user's
+		// activity rows in different orders; PostgreSQL then aborts one side.
+		if err == nil || s.d.Retry == nil || !s.d.Retry(err) || ctx.Err() != nil {
+			break
+		}
 	}
 	return s.fail(err)
 }
