@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dailyreps/backup/pepper"
+	"github.com/dailyreps/backup/servertest/lazyfs"
 )
 
 // The pepper file survives power cuts: the one the server writes on first
@@ -19,7 +20,7 @@ import (
 // running rotate-pepper again must finish the rotation from the pending file.
 // It runs on the suite's backend.
 func TestPowerLossPepperFile(t *testing.T) {
-	f := mountLazyFS(t)
+	f := lazyfs.MountForTest(t)
 	dir := f.Dir()
 	// The pepper file, created on first start; on PostgreSQL the re-key
 	// commits outside the filesystem, so no SQLite sync of the data

@@ -9,27 +9,10 @@ import (
 	"github.com/dailyreps/backup/servertest/lazyfs"
 )
 
-// mountLazyFS mounts a filesystem that keeps only what was synced at a
-// power cut. It fails, never skips, where FUSE cannot mount (CI runs as
-// root).
-func mountLazyFS(t *testing.T) *lazyfs.FS {
-	t.Helper()
-	f, err := lazyfs.Mount(t.TempDir())
-	if err != nil {
-		t.Fatalf("%v: the power-loss tests need root and /dev/fuse", err)
-	}
-	t.Cleanup(func() {
-		if err := f.Unmount(); err != nil {
-			t.Error(err)
-		}
-	})
-	return f
-}
-
 // A pepper file Load reported created survives a power cut: losing it
 // makes every backup unreadable.
 func TestCreatedPepperSurvivesPowerCut(t *testing.T) {
-	f := mountLazyFS(t)
+	f := lazyfs.MountForTest(t)
 	path := filepath.Join(f.Dir(), FileName)
 	p, created, err := Load(nil, path)
 	if err != nil || !created {
@@ -50,7 +33,7 @@ func TestCreatedPepperSurvivesPowerCut(t *testing.T) {
 // A pepper WriteFile returned from (the pending file of a rotation) and a
 // file ReplaceFile moved survive a power cut.
 func TestWriteAndReplaceSurvivePowerCut(t *testing.T) {
-	f := mountLazyFS(t)
+	f := lazyfs.MountForTest(t)
 	path := filepath.Join(f.Dir(), FileName)
 	pending := path + PendingSuffix
 	old, next := mustNew(t, key(1)), mustNew(t, key(1), key(2))
