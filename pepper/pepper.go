@@ -139,6 +139,27 @@ func (p *Pepper) User(userID string) string { return p.chain("user\x00" + userID
 // Key keys a client's storageKey (lowercase hex).
 func (p *Pepper) Key(storageKey string) string { return p.chain("key\x00" + storageKey) }
 
+// Backup keys a protocol v2 backupId (lowercase hex). Its domain differs
+// from Key's, so no v1 storageKey can name a v2 backup.
+func (p *Pepper) Backup(backupID string) string { return p.chain("backup\x00" + backupID) }
+
+// Verifier keys a protocol v2 authentication key (kind "auth" or
+// "recovery", key in lowercase hex): what the server compares at login.
+func (p *Pepper) Verifier(kind, key string) string {
+	return p.chain("verifier\x00" + kind + "\x00" + key)
+}
+
+// Session keys a protocol v2 session token as sent.
+func (p *Pepper) Session(token string) string { return p.chain("session\x00" + token) }
+
+// FakeSalt is the salt prelogin answers for an account that does not
+// exist: the same every time for one accountId, unpredictable without the
+// pepper, so the answer does not tell a stranger which names are taken.
+func (p *Pepper) FakeSalt(accountID string) []byte {
+	b, _ := hex.DecodeString(p.chain("fake-salt\x00" + accountID))
+	return b[:16]
+}
+
 // Bucket keys anything else worth not storing as is, such as a client address.
 func (p *Pepper) Bucket(kind, value string) string {
 	return kind + ":" + p.chain("bucket\x00"+kind+"\x00"+value)

@@ -61,6 +61,9 @@ type Backup struct {
 	Data      string
 	Version   int64
 	UpdatedAt time.Time
+	// LegacyKey is, for a backup upgraded from v1, the v1 key sealed under
+	// the account's data key; empty otherwise.
+	LegacyKey string
 }
 
 // VersionInfo describes one version without its data.
@@ -87,6 +90,14 @@ type SaveRequest struct {
 	// ErrReplay, and the save pays no commit of its own for it.
 	Nonce        string
 	NonceExpires time.Time
+	// Name is a protocol v2 backup's backupId, stored when the save creates
+	// the backup; empty for v1. A v1 save (no Name) that would create a
+	// backup under a user with an account is refused with ErrAccount.
+	Name string
+	// Version, when > 0, is the exact version this save must become (v2:
+	// the client binds the number into its ciphertext): a *StaleError
+	// unless the newest is Version-1 (no backup yet for 1).
+	Version int64
 }
 
 // SaveLimits are checked in the same transaction as the write, so they hold
@@ -121,6 +132,7 @@ type Usage struct {
 // Stats are totals and usage figures for operators, as of a given time.
 type Stats struct {
 	Users, Backups, Versions int64
+	Accounts                 int64 // users with a protocol v2 account
 	StoredBytes              int64 // NewestBytes + HistoryBytes
 	NewestBytes              int64 // the newest version of every backup
 	HistoryBytes             int64 // the versions kept as history
@@ -206,6 +218,8 @@ const FailedAttemptDepth = 20
 // Store is the storage contract. All ids are peppered. Methods are safe for
 // concurrent use; each mutating method is one transaction.
 type Store interface {
+	Accounts
+
 	// Register creates a user; ErrExists when it already exists (exactly one
 	// of two racing registrations succeeds).
 	Register(ctx context.Context, user string, now time.Time) error
@@ -230,7 +244,8 @@ type Store interface {
 	Versions(ctx context.Context, user, key string) ([]VersionInfo, error)
 
 	// DeleteBackup removes the backup, its history and activity, and the user
-	// once no backup of theirs is left. ErrNotFound as for GetBackup.
+	// once no backup of theirs is left unless the user has an account.
+	// ErrNotFound as for GetBackup.
 	DeleteBackup(ctx context.Context, user, key string) error
 
 	// CountBackups reports how many backups user holds: 0 for an unknown
@@ -248,7 +263,8 @@ type Store interface {
 	RecordEvents(ctx context.Context, events []EventRecord) error
 
 	// Activity returns a backup's events newest first, including the
-	// user-wide failed attempts; ErrNotFound as for GetBackup.
+	// user-wide failed attempts; ErrNotFound as for GetBackup. An empty key
+	// returns the user-wide events only (ErrNotFound for an unknown user).
 	Activity(ctx context.Context, user, key string) ([]Event, error)
 
 	// UseNonce records a signature (already hashed) until expires;
@@ -285,7 +301,7 @@ type Store interface {
 	AdminList(ctx context.Context, q AdminQuery) (AdminPage, error)
 
 	// DeleteUser removes the user and everything of theirs: backups,
-	// history and activity. ErrNotFound when the user is unknown.
+	// history, activity, account and sessions. ErrNotFound when the user is unknown.
 	DeleteUser(ctx context.Context, user string) error
 
 	// Ping makes a real round trip to the database.
@@ -293,12 +309,12 @@ type Store interface {
 
 	// Rekey rewrites every stored id (users, backup keys, history, activity)
 	// through rekey and stores the new pepper fingerprint, in one transaction,
-	// for rotating the pepper. Records
-	// that cannot be linked to a user (nonces, rate-limit buckets) are
-	// dropped: they expire within a day anyway.
+	// for rotating the pepper; accounts' ids and verifiers included. Records
+	// that cannot be linked to a user (nonces, rate-limit buckets) and
+	// sessions are dropped: they expire within a day anyway.
 	Rekey(ctx context.Context, rekey func(id string) string, fingerprint string) error
 
-	// Prune drops expired nonces and rate-limit records.
+	// Prune drops expired nonces, rate-limit records and sessions.
 	Prune(ctx context.Context, now time.Time) error
 
 	Close() error
