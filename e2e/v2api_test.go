@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/dailyreps/backup/client"
 )
 
 // v2Material is what a protocol v2 client sends for an account: well formed
@@ -64,6 +67,9 @@ func (a *api) v2(method, path, token string, body any) (int, []byte, error) {
 	if token != "" {
 		h.Set("Authorization", "Bearer "+token)
 	}
+	if a.secret != nil {
+		a.signOnce(h, method, path, raw)
+	}
 	st, _, b, err := a.do(method, path, raw, h)
 	return st, b, err
 }
@@ -74,13 +80,20 @@ func (a *api) v2Token(path string, body any) (int, string, error) {
 	if err != nil || st != http.StatusOK {
 		return st, "", err
 	}
+	tok := tokenOf(b)
+	if tok == "" {
+		return st, "", fmt.Errorf("%s answered %q", path, b)
+	}
+	return st, tok, nil
+}
+
+// tokenOf is the token of a session's answer ("" if none).
+func tokenOf(b []byte) string {
 	var r struct {
 		Token string `json:"token"`
 	}
-	if err := json.Unmarshal(b, &r); err != nil || r.Token == "" {
-		return st, "", fmt.Errorf("%s answered %q: %v", path, b, err)
-	}
-	return st, r.Token, nil
+	_ = json.Unmarshal(b, &r)
+	return r.Token
 }
 
 func (a *api) v2Register(m v2Material) (int, string, error) {
@@ -95,9 +108,7 @@ func (a *api) v2Login(accountID, auth string) (int, string, error) {
 // v2Upgrade moves the v1 backup (userId, storageKey) into m's account as
 // backup; m.AccountID is not sent (the account is the v1 user).
 func (a *api) v2Upgrade(m v2Material, userID, storageKey, backup string) (int, string, error) {
-	return a.v2Token("/api/v2/upgrade", map[string]any{"userId": userID, "storageKey": storageKey, "backupId": backup,
-		"kdf": m.KDF, "auth": m.Auth, "wrappedKey": m.WrappedKey, "recoveryAuth": m.RecoveryAuth,
-		"recoveryWrappedKey": m.RecoveryWrappedKey, "wrappedLegacyKey": m.WrappedLegacyKey})
+	return a.v2Token("/api/v2/upgrade", upgradeBody(m, userID, storageKey, backup))
 }
 
 func (a *api) v2Put(token, backup string, version int64, data string) (int, error) {
@@ -127,4 +138,27 @@ func (a *api) v2Get(token, backup string, version int64) (int, v2Backup, error) 
 		return st, r, fmt.Errorf("v2 restore answered %d bytes that are not JSON: %v", len(b), err)
 	}
 	return st, r, nil
+}
+
+// signOnce signs a request with a signature not used before: the same
+// request again in the same second would be refused as a replay (the
+// session is not signed), so it waits for the next second.
+func (a *api) signOnce(h http.Header, method, path string, body []byte) {
+	for {
+		ts := time.Now().Unix()
+		sig := client.Sign(a.secret, ts, method, path, body)
+		a.mu.Lock()
+		if a.signed == nil {
+			a.signed = map[string]bool{}
+		}
+		used := a.signed[sig]
+		a.signed[sig] = true
+		a.mu.Unlock()
+		if !used {
+			h.Set("X-Timestamp", strconv.FormatInt(ts, 10))
+			h.Set("X-Signature", sig)
+			return
+		}
+		time.Sleep(time.Until(time.Unix(ts+1, 0)))
+	}
 }
