@@ -2,8 +2,10 @@ package migrations_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/pocketbase/dbx"
 	"github.com/pocketbase/pocketbase/core"
 
 	"github.com/dailyreps/backup/store/sqlite"
@@ -75,4 +77,38 @@ func TestBackupsCollectionHasNames(t *testing.T) {
 	if !slices.Contains(c.Indexes, "CREATE UNIQUE INDEX `idx_backups_user_name` ON `backups` (user_id, name) WHERE name != ''") {
 		t.Errorf("indexes %v lack the unique (user_id, name)", c.Indexes)
 	}
+}
+
+// An accounts migration that fails (here on a table of that name left
+// behind by hand) changes nothing: no column added, the migration not
+// recorded, every backup served; once the obstacle is gone it runs.
+func TestAccountsMigrationInterruptedLeavesData(t *testing.T) {
+	app := v1App(t)
+	f := storetest.WriteV1(t, app.DB(), v1Columns, 10)
+	migrateBefore(t, app, accountsMigration)
+	if _, err := app.DB().NewQuery(`CREATE TABLE sessions (x TEXT)`).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.RunAllMigrations(); err == nil || !strings.Contains(err.Error(), "sessions") {
+		t.Fatalf("migration over an existing sessions table: %v, want a failure", err)
+	}
+	var columns, tables, applied int
+	err := app.DB().NewQuery(`SELECT (SELECT COUNT(*) FROM pragma_table_info('backups') WHERE name IN ('name', 'legacy_key')),
+		(SELECT COUNT(*) FROM sqlite_master WHERE name = 'accounts'),
+		(SELECT COUNT(*) FROM _migrations WHERE file = {:file})`).Bind(dbx.Params{"file": accountsMigration}).Row(&columns, &tables, &applied)
+	if err != nil || columns != 0 || tables != 0 || applied != 0 {
+		t.Fatalf("after the failed migration: %d new columns, %d new tables, applied %d (%v)", columns, tables, applied, err)
+	}
+	if _, err := app.DB().NewQuery(`DROP TABLE sessions`).Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if err := app.RunAllMigrations(); err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	s, err := sqlite.New(app, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.CheckV1(t, s, f)
+	storetest.CheckUpgrade(t, s, f, [2]string{storetest.ID("v1-user-b"), storetest.ID("v1-key-b")})
 }
