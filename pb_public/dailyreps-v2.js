@@ -590,7 +590,7 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
       const accountId = await deriveAccountId(username);
       const used = await recoveryKeys(code);
       const usedAuth = hex(used.authKey);
-      const pre = await callJson('POST', '/api/v2/prerecover', {
+      const pre = await callJson('POST', '/api/v2/recover/key', {
         body: { accountId, recoveryAuth: usedAuth },
         on401: ERROR_CODES_V2.wrongPassword,
       });

@@ -110,7 +110,7 @@ export function fakeServerV2({ iterations = 600_000 } = {}) {
     ],
     [
       'POST',
-      /^\/api\/v2\/prerecover$/,
+      /^\/api\/v2\/recover\/key$/,
       ({ body }) => {
         const a = accounts.get(body.accountId);
         if (!a || a.recoveryAuth !== body.recoveryAuth) return fail(401, WRONG);
