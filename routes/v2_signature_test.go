@@ -3,31 +3,34 @@ package routes_test
 import (
 	"net/http"
 	"testing"
+
+	"github.com/dailyreps/backup/servertest"
 )
 
-// Requests of protocol v2 name no user: the session travels in the
-// Authorization header, which the signature does not cover. Two accounts
-// listing their backups in the same second sign the very same request; the
-// second must not be refused as a replay of the first. A replay of one
-// session's request is still refused.
-func TestSignatureReplayIsPerSession(t *testing.T) {
+// With a signing secret, v2 requests are signed like v1's: a signed flow
+// works, an unsigned request is 401, and a replayed save (whose replay
+// record is written in the save's transaction) stores nothing.
+func TestV2SignedRequests(t *testing.T) {
 	s := signingServer(t)
 	now := s.Clock.Now().Unix()
-	a, b := newV2User(t, "signed-a", "password a"), newV2User(t, "signed-b", "password b")
-	for _, u := range []*v2User{a, b} {
-		r := s.Do(signed(t, testSecret, now, postReq("/api/v2/register", u.registerBody())))
-		if r.Status != http.StatusOK {
-			t.Fatalf("register: %d %s", r.Status, r.Body)
-		}
-		u.token = sessionOf(t, r)
+	u := newV2User(t, "signed-account", "pw")
+	expectError(t, s.Do(postReq("/api/v2/register", u.registerBody())), http.StatusUnauthorized)
+	u.token = sessionOf(t, s.Do(signed(t, testSecret, now, postReq("/api/v2/register", u.registerBody()))))
+
+	id := newBackupID()
+	put := signed(t, testSecret, now, putReq(u.token, id, 1, u.sealData(t, id, 1, "signed")))
+	expectStatus(t, s.Do(put), http.StatusOK)
+	before := s.Snapshot()
+	if msg := expectError(t, s.Do(put), http.StatusUnauthorized); msg != "This request was already received." {
+		t.Fatalf("a replayed save: %q", msg)
 	}
-	listA := signed(t, testSecret, now, getReq(a.token, "/api/v2/backups"))
-	listB := signed(t, testSecret, now, getReq(b.token, "/api/v2/backups"))
-	if listA.Header["X-Signature"] != listB.Header["X-Signature"] {
-		t.Fatal("the two requests differ in more than their session: the test proves nothing")
+	s.Unchanged(before)
+
+	g := s.Do(signed(t, testSecret, now, getReq(u.token, "/api/v2/backups/"+id+"?version=1")))
+	expectStatus(t, g, http.StatusOK)
+	if got := u.openData(t, id, 1, g.JSON(t)["data"].(string)); got != "signed" {
+		t.Fatalf("restore = %q", got)
 	}
-	expectStatus(t, s.Do(listA), http.StatusOK)
-	expectStatus(t, s.Do(listB), http.StatusOK)
-	expectError(t, s.Do(listA), http.StatusUnauthorized)
-	expectError(t, s.Do(listB), http.StatusUnauthorized)
+	expectError(t, s.Do(getReq(u.token, "/api/v2/backups/"+id)), http.StatusUnauthorized)
+	expectStatus(t, s.Do(signed(t, testSecret, now, bearer(u.token, servertest.Request{Method: "POST", Path: "/api/v2/logout"}))), http.StatusOK)
 }
