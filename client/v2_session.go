@@ -26,6 +26,19 @@ type V2Options struct {
 	// Seen remembers the newest version seen of each backup; nil keeps it
 	// in memory for the life of the session only.
 	Seen SeenStore
+
+	// ConfirmRecoveryCode, when set, is shown a new recovery code by
+	// RegisterV2 and RecoverV2 before anything is sent: an error stops the
+	// flow with nothing changed, so a person who did not keep the code
+	// loses nothing.
+	ConfirmRecoveryCode func(code string) error
+}
+
+func (o V2Options) confirm(code string) error {
+	if o.ConfirmRecoveryCode == nil {
+		return nil
+	}
+	return o.ConfirmRecoveryCode(code)
 }
 
 // ErrNoV2 means the server does not list protocol v2 in /api/info.
@@ -142,6 +155,9 @@ func (c *Client) RegisterV2(ctx context.Context, username, password string, opts
 	}
 	code, recovery, err := newRecoveryMaterial(accountID, dataKey)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := opts.confirm(code); err != nil {
 		return nil, "", err
 	}
 	grant, err := c.register(ctx, registerRequest{AccountID: accountID, newKeys: pw.keys, recoveryKeys: recovery}, opts.InviteCode)
@@ -266,6 +282,9 @@ func (c *Client) RecoverV2(ctx context.Context, username, recoveryCode, newPassw
 	}
 	code, recovery, err := newRecoveryMaterial(accountID, dataKey)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := opts.confirm(code); err != nil {
 		return nil, "", err
 	}
 	grant, err := c.recover(ctx, accountID, recoveryAuth, pw.keys, recovery)

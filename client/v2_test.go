@@ -125,6 +125,17 @@ func TestV2RegisterRefusals(t *testing.T) {
 	if _, _, err := c.RegisterV2(ctx, "other", password, client.V2Options{Iterations: 1000}); err == nil {
 		t.Error("registered with 1000 iterations")
 	}
+	// A code not confirmed stops the registration before it is sent.
+	refused := errors.New("not kept")
+	var shown string
+	_, _, err = c.RegisterV2(ctx, "other", password, client.V2Options{ConfirmRecoveryCode: func(code string) error {
+		shown = code
+		return refused
+	}})
+	wantIs(t, err, refused)
+	if _, perr := v2crypto.ParseRecoveryCode(shown); perr != nil || f.Count("POST /api/v2/register") != 3 {
+		t.Errorf("shown %q; %d registrations sent", shown, f.Count("POST /api/v2/register"))
+	}
 	f.Protocols = []string{"v1"}
 	_, _, err = c.RegisterV2(ctx, "other", password, client.V2Options{})
 	wantIs(t, err, client.ErrNoV2)
