@@ -46,7 +46,10 @@ be JSON, as the web app exports it, or the web app could not restore it.`,
 			if err != nil {
 				return err
 			}
-			if err := a.do(func(sess *client.Session) (err error) { result, err = sess.Save(cmd.Context(), id, document); return err }); err != nil {
+			if err := a.do(func(sess *client.Session) (err error) {
+				result, err = sess.Save(cmd.Context(), id, document)
+				return err
+			}); err != nil {
 				return err
 			}
 		} else {
@@ -121,7 +124,10 @@ func restoreV2(cmd *cobra.Command, s *session, backup string, version int64, all
 		return nil, err
 	}
 	var restored client.Restored
-	err = a.do(func(sess *client.Session) (err error) { restored, err = sess.Restore(cmd.Context(), id, version); return err })
+	err = a.do(func(sess *client.Session) (err error) {
+		restored, err = sess.Restore(cmd.Context(), id, version)
+		return err
+	})
 	var rollback *client.RollbackError
 	if errors.As(err, &rollback) {
 		if !allowRollback {

@@ -99,7 +99,7 @@ func New(t testing.TB) *Server {
 		Accounts:   map[string]*Account{},
 		Sessions:   map[string]string{},
 		V1:         map[string]*V1User{},
-		now:        time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC),
+		now:        time.Now().UTC().Truncate(time.Second),
 	}
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
@@ -288,6 +288,18 @@ func (s *Server) route(r *http.Request) (any, http.Header, *failure) {
 			"kdf": map[string]any{"name": "PBKDF2-SHA256", "iterations": s.Iterations, "minIterations": 600_000}}, nil, nil
 	case r.Method == http.MethodPost && path == "/api/backup":
 		return s.v1Save(r)
+	case r.Method == http.MethodPost && path == "/api/register":
+		var in struct {
+			UserID string `json:"userId"`
+		}
+		if f := decode(r, &in); f != nil {
+			return nil, nil, f
+		}
+		if s.Accounts[in.UserID] != nil || s.V1[in.UserID] != nil {
+			return nil, nil, fail(http.StatusConflict, "This username is taken.")
+		}
+		s.V1[in.UserID] = &V1User{}
+		return map[string]any{"success": true}, nil, nil
 	}
 	if !contains(s.Protocols, "v2") || !strings.HasPrefix(path, "/api/v2/") {
 		return nil, nil, fail(http.StatusNotFound, "Not found.")
@@ -630,8 +642,11 @@ func (s *Server) v1Save(r *http.Request) (any, http.Header, *failure) {
 	}
 	u := s.V1[in.UserID]
 	if u == nil {
-		u = &V1User{StorageKey: in.StorageKey}
+		u = &V1User{}
 		s.V1[in.UserID] = u
+	}
+	if u.StorageKey == "" { // the first save of a registered user
+		u.StorageKey = in.StorageKey
 	}
 	if u.StorageKey != in.StorageKey {
 		return nil, nil, fail(http.StatusNotFound, "No such backup.")
