@@ -20,6 +20,14 @@ const (
 	RegistrationInvite = "invite"
 )
 
+// MinKDFIterations is protocol v2's floor for PBKDF2-SHA256 (OWASP's current
+// figure), MaxKDFIterations a ceiling past which a login would take a phone
+// minutes: a setting outside them is refused.
+const (
+	MinKDFIterations = 600_000
+	MaxKDFIterations = 10_000_000
+)
+
 // Config holds every operator setting. A zero limit turns that limit off.
 type Config struct {
 	// Secrets: never logged, never part of an error.
@@ -50,6 +58,11 @@ type Config struct {
 	UploadGrace         time.Duration // DAILYREPS_UPLOAD_GRACE
 	MaxConnsPerIP       int           // DAILYREPS_MAX_CONNS_PER_IP: open connections per client address
 	SignatureWindow     time.Duration // DAILYREPS_SIGNATURE_WINDOW
+
+	// Protocol v2: the PBKDF2 iterations new accounts get and older ones
+	// are raised to at their next login, and how long a login lasts.
+	KDFIterations   int           // DAILYREPS_KDF_ITERATIONS
+	SessionLifetime time.Duration // DAILYREPS_SESSION_LIFETIME
 
 	AllowedOrigins     []string // DAILYREPS_ALLOWED_ORIGINS (comma-separated)
 	PublicURLs         []string // DAILYREPS_PUBLIC_URL: the origin(s) the server's own page is served from; empty: loopback only
@@ -96,6 +109,8 @@ func Default() Config {
 		UploadGrace:         10 * time.Second,
 		MaxConnsPerIP:       64,
 		SignatureWindow:     300 * time.Second,
+		KDFIterations:       MinKDFIterations,
+		SessionLifetime:     time.Hour,
 		Registration:        RegistrationOpen,
 		DBMaxConns:          10,
 		DBConnectTimeout:    5 * time.Second,
@@ -152,6 +167,8 @@ func Load(getenv func(string) string) (Config, error) {
 	r.duration("DAILYREPS_UPLOAD_GRACE", &c.UploadGrace)
 	r.int("DAILYREPS_MAX_CONNS_PER_IP", &c.MaxConnsPerIP)
 	r.duration("DAILYREPS_SIGNATURE_WINDOW", &c.SignatureWindow)
+	r.int("DAILYREPS_KDF_ITERATIONS", &c.KDFIterations)
+	r.duration("DAILYREPS_SESSION_LIFETIME", &c.SessionLifetime)
 
 	c.AllowedOrigins = r.origins("DAILYREPS_ALLOWED_ORIGINS")
 	c.PublicURLs = r.origins("DAILYREPS_PUBLIC_URL")
@@ -203,6 +220,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if c.SignatureWindow <= 0 {
 		r.fail("DAILYREPS_SIGNATURE_WINDOW", "must be positive")
+	}
+	if c.KDFIterations < MinKDFIterations || c.KDFIterations > MaxKDFIterations {
+		r.fail("DAILYREPS_KDF_ITERATIONS", fmt.Sprintf("must be from %d to %d", MinKDFIterations, MaxKDFIterations))
+	}
+	if c.SessionLifetime <= 0 {
+		r.fail("DAILYREPS_SESSION_LIFETIME", "must be positive")
 	}
 	// Zero would mean no timeout at all to net/http: one stalled client
 	// per connection slot would then hold the server.

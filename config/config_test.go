@@ -45,10 +45,12 @@ func TestDefaults(t *testing.T) {
 		"IPBurst": d.IPBurst, "IPRefill": d.IPRefill, "RegisterPerHour": d.RegisterPerHour,
 		"SavesPerHour": d.SavesPerHour, "SavesPerDay": d.SavesPerDay, "MaxBackupsPerUser": d.MaxBackupsPerUser,
 		"MaxBackupBytes": d.MaxBackupBytes, "SignatureWindow": d.SignatureWindow,
+		"KDFIterations": d.KDFIterations, "SessionLifetime": d.SessionLifetime,
 	} {
 		want := map[string]any{
 			"IPBurst": 5, "IPRefill": 2 * time.Second, "RegisterPerHour": 10, "SavesPerHour": 5, "SavesPerDay": 20,
 			"MaxBackupsPerUser": 20, "MaxBackupBytes": int64(5242880), "SignatureWindow": 300 * time.Second,
+			"KDFIterations": 600000, "SessionLifetime": time.Hour,
 		}[name]
 		if got != want {
 			t.Errorf("default %s = %v, want %v", name, got, want)
@@ -98,6 +100,9 @@ var variables = map[string]variable{
 		return slices.Equal(c.PublicURLs, []string{"https://backup.example.com"})
 	}, []string{"*", "backup.example.com", "https://backup.example.com/app"}},
 	"DAILYREPS_SIGNATURE_WINDOW": durationVar(func(c Config) time.Duration { return c.SignatureWindow }),
+	"DAILYREPS_KDF_ITERATIONS": {" 800000 ", func(c Config) bool { return c.KDFIterations == 800_000 },
+		[]string{"0", "599999", "10000001", "-600000", "many", "6e5"}},
+	"DAILYREPS_SESSION_LIFETIME": durationVar(func(c Config) time.Duration { return c.SessionLifetime }),
 	"DAILYREPS_ALLOWED_ORIGINS": {" https://app.example.com/ ,http://localhost:5173", func(c Config) bool {
 		return slices.Equal(c.AllowedOrigins, []string{"https://app.example.com", "http://localhost:5173"})
 	}, []string{"*", "myapp.test", "https://app.example.com/path", "https:///", "ftp://app.example.com",
@@ -249,6 +254,7 @@ func TestZeroTurnsLimitsOff(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"DAILYREPS_MAX_BACKUP_BYTES", "DAILYREPS_DB_MAX_CONNS", "DAILYREPS_SIGNATURE_WINDOW",
+		"DAILYREPS_KDF_ITERATIONS", "DAILYREPS_SESSION_LIFETIME",
 		"DAILYREPS_READ_HEADER_TIMEOUT", "DAILYREPS_READ_TIMEOUT", "DAILYREPS_WRITE_TIMEOUT", "DAILYREPS_IDLE_TIMEOUT"} {
 		if _, err := load(t, map[string]string{name: "0"}); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=0 accepted (%v)", name, err)

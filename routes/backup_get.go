@@ -70,9 +70,13 @@ func notModified(ifNoneMatch string, version int64) bool {
 // writeBackup streams {"data", "updatedAt", "version"} straight from the
 // stored string: a restore can be megabytes, and building the response in a
 // buffer (or through encoding/json) would copy it once or twice more.
-func writeBackup(e *core.RequestEvent, b store.Backup) error {
+func writeBackup(e *core.RequestEvent, b store.Backup) error { return writeBackupWith(e, b, "") }
+
+// writeBackupWith is writeBackup with extra members (JSON text, each led by
+// a comma) after the others.
+func writeBackupWith(e *core.RequestEvent, b store.Backup, extra string) error {
 	head := `{"data":"`
-	tail := `","updatedAt":"` + timestamp(b.UpdatedAt) + `","version":` + strconv.FormatInt(b.Version, 10) + `}`
+	tail := `","updatedAt":"` + timestamp(b.UpdatedAt) + `","version":` + strconv.FormatInt(b.Version, 10) + extra + `}`
 	h := e.Response.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(head)+escapedLen(b.Data)+len(tail)))

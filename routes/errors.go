@@ -29,6 +29,8 @@ func storeError(e *core.RequestEvent, err error) error {
 		return hooks.Fail(http.StatusPreconditionFailed, "The backup changed since the version this save was based on.")
 	case errors.Is(err, store.ErrNotFound):
 		return hooks.Fail(http.StatusNotFound, notFoundMsg)
+	case errors.Is(err, store.ErrAccount):
+		return hooks.Fail(http.StatusConflict, "This username has moved to protocol v2: sign in with an updated app.")
 	case errors.Is(err, store.ErrExists):
 		return hooks.Fail(http.StatusConflict, "This user is already registered.")
 	case errors.Is(err, store.ErrQuota):

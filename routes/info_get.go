@@ -5,6 +5,7 @@ import (
 
 	"github.com/pocketbase/pocketbase/core"
 
+	"github.com/dailyreps/backup/config"
 	"github.com/dailyreps/backup/hooks"
 )
 
@@ -29,5 +30,11 @@ func (h *handlers) infoGet(e *core.RequestEvent) error {
 			"maxBackupsPerUser":   c.MaxBackupsPerUser,
 		},
 		"serverTime": timestamp(h.Now()),
+		"protocols":  []string{"v1", "v2"},
+		"kdf": map[string]any{
+			"name":          kdfName,
+			"iterations":    c.KDFIterations,
+			"minIterations": config.MinKDFIterations,
+		},
 	})
 }

@@ -20,6 +20,14 @@ type infoBody struct {
 	SignatureRequired bool       `json:"signatureRequired"`
 	Limits            infoLimits `json:"limits"`
 	ServerTime        string     `json:"serverTime"`
+	Protocols         [2]string  `json:"protocols"`
+	KDF               infoKDF    `json:"kdf"`
+}
+
+type infoKDF struct {
+	Name          string `json:"name"`
+	Iterations    int    `json:"iterations"`
+	MinIterations int    `json:"minIterations"`
 }
 
 type infoLimits struct {
@@ -43,7 +51,8 @@ func getInfo(t *testing.T, s *servertest.Server) infoBody {
 		t.Fatal(err)
 	}
 	// Nothing beyond what is documented: the endpoint is public.
-	if got := r.JSON(t); len(got) != 8 || len(got["limits"].(map[string]any)) != 7 {
+	if got := r.JSON(t); len(got) != 10 || len(got["limits"].(map[string]any)) != 7 || len(got["kdf"].(map[string]any)) != 3 ||
+		len(got["protocols"].([]any)) != 2 {
 		t.Fatalf("info has undocumented members: %s", r.Body)
 	}
 	return info
@@ -58,6 +67,7 @@ func TestInfoDefaults(t *testing.T) {
 		Registration: "open", SignatureRequired: false,
 		Limits: infoLimits{c.IPBurst, c.IPRefill.Seconds(), c.RegisterPerHour, c.NewUsersPerIPPerDay,
 			c.SavesPerHour, c.SavesPerDay, c.MaxBackupsPerUser},
+		Protocols: [2]string{"v1", "v2"}, KDF: infoKDF{"PBKDF2-SHA256", 600_000, 600_000},
 	}
 	got := getInfo(t, s)
 	want.ServerTime = got.ServerTime
@@ -75,11 +85,13 @@ func TestInfoFollowsConfiguration(t *testing.T) {
 		c.HMACSecret = []byte("a signing secret of some length")
 		c.IPBurst, c.IPRefill, c.RegisterPerHour, c.NewUsersPerIPPerDay = 11, 1500*time.Millisecond, 12, 13
 		c.SavesPerHour, c.SavesPerDay, c.MaxBackupsPerUser = 14, 15, 16
+		c.KDFIterations = 900_000
 	}))
 	want := infoBody{
 		Version: routes.Version, MaxBackupBytes: 1 << 20, UserQuotaBytes: 7 << 20, HistoryDepth: 3,
 		Registration: "invite", SignatureRequired: true,
-		Limits: infoLimits{11, 1.5, 12, 13, 14, 15, 16},
+		Limits:    infoLimits{11, 1.5, 12, 13, 14, 15, 16},
+		Protocols: [2]string{"v1", "v2"}, KDF: infoKDF{"PBKDF2-SHA256", 900_000, 600_000},
 	}
 	got := getInfo(t, s)
 	want.ServerTime = got.ServerTime

@@ -99,6 +99,28 @@ func Mount(r *router.Router[*core.RequestEvent], d Deps) {
 	route(api, limited, "/api/backup/activity", map[string]endpoint{http.MethodGet: do(h.backupActivity)})
 	route(api, limited, "/api/usage", map[string]endpoint{http.MethodGet: do(h.usageGet)})
 	route(api, limited, "/api/user", map[string]endpoint{http.MethodDelete: do(h.userDelete, small)})
+	// Protocol v2 (docs/protocol-v2.md). The routes that sign in pay the
+	// same budgets as v1's; the others need a session.
+	signedIn := h.session()
+	route(api, limited, "/api/v2/prelogin", map[string]endpoint{http.MethodPost: do(h.v2Prelogin, small)})
+	route(api, limited, "/api/v2/register", map[string]endpoint{http.MethodPost: do(h.v2Register, registerLimit, small)})
+	route(api, limited, "/api/v2/login", map[string]endpoint{http.MethodPost: do(h.v2Login, small)})
+	route(api, limited, "/api/v2/logout", map[string]endpoint{http.MethodPost: do(h.v2Logout, signedIn)})
+	route(api, limited, "/api/v2/password", map[string]endpoint{http.MethodPost: do(h.v2Password, small, signedIn)})
+	route(api, limited, "/api/v2/recover", map[string]endpoint{http.MethodPost: do(h.v2Recover, small)})
+	route(api, limited, "/api/v2/recover/key", map[string]endpoint{http.MethodPost: do(h.v2RecoverKey, small)})
+	route(api, limited, "/api/v2/upgrade", map[string]endpoint{http.MethodPost: do(h.v2Upgrade, small)})
+	route(api, limited, "/api/v2/backups", map[string]endpoint{http.MethodGet: do(h.v2BackupsList, signedIn)})
+	route(api, limited, "/api/v2/backups/{id}", map[string]endpoint{
+		http.MethodPut:    do(h.v2BackupPut, body, signedIn),
+		http.MethodGet:    do(h.v2BackupGet, signedIn),
+		http.MethodDelete: do(h.v2BackupDelete, signedIn),
+	})
+	route(api, limited, "/api/v2/backups/{id}/versions", map[string]endpoint{http.MethodGet: do(h.v2BackupVersions, signedIn)})
+	route(api, limited, "/api/v2/account", map[string]endpoint{
+		http.MethodGet:    do(h.v2AccountGet, signedIn),
+		http.MethodDelete: do(h.v2AccountDelete, small, signedIn),
+	})
 	route(api, api, "/api/info", map[string]endpoint{http.MethodGet: do(h.infoGet)})
 	route(api, api, "/health", map[string]endpoint{http.MethodGet: do(h.healthGet)})
 	// Mounted even when off, so that /metrics is a 404 rather than the web page.
@@ -164,7 +186,13 @@ func maxBodyBytes(maxData int64) int64 { return maxData + 64<<10 }
 // own transaction (backupSave). A delete, once in a backup's life, and the
 // reads keep a commit of their own.
 func savesBackup(e *core.RequestEvent) bool {
-	return e.Request.Method == http.MethodPost && e.Request.URL.Path == "/api/backup"
+	switch e.Request.Method {
+	case http.MethodPost:
+		return e.Request.URL.Path == "/api/backup"
+	case http.MethodPut:
+		return strings.HasPrefix(e.Request.URL.Path, "/api/v2/backups/")
+	}
+	return false
 }
 
 // useNonce is the signature middleware's replay record, kept in the store so
