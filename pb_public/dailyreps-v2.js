@@ -200,14 +200,14 @@ export async function openBackup(dataKey, { accountId, backupId, version }, data
 // ---------------------------------------------------------------------------
 // The client: accounts, sessions and backups over the /api/v2 routes
 
+export { BackupError };
+
 /**
  * The error codes of ERROR_CODES, and those only protocol v2 gives. The v1
  * meanings stay: 'unauthorized' is a refused request signature, 'not_found'
  * a missing backup (or, at an upgrade, no v1 backup under that username and
  * password).
  */
-export { BackupError };
-
 export const ERROR_CODES_V2 = Object.freeze({
   ...ERROR_CODES,
   auth: 'auth', // 401 on a signed-in call: the session ended or expired; sign in again
@@ -228,7 +228,7 @@ const KDF_NAME = 'PBKDF2-SHA256';
 const BACKUP_ID = /^[0-9a-f]{32}$/;
 // The signature check answers 401 too; its sentences say so, and such a
 // refusal keeps the v1 code 'unauthorized' rather than asking to sign in.
-const SIGNATURE_REFUSAL = /signature|timestamp|already received/i;
+const SIGNATURE_REFUSAL = /signature|signed requests|timestamp|already received/i;
 // The server's one sentence for a key it refuses (login, recovery, and the
 // current password at a password change or an account deletion).
 const WRONG_KEY = /wrong username or password/i;
@@ -240,7 +240,7 @@ const MEMORY_PREFIX = 'dailyreps-v2-seen';
 // otherwise refuse the second time as a replay.
 const SIGNED = new Map();
 
-const hex = (bytes) => toHex(bytes);
+const hex = toHex;
 const randomBytes = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n));
 
 function checkText(value, what) {
@@ -664,7 +664,8 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
         };
         pendingUpgrades.set(pendingKey, material);
       } else {
-        progress({ phase: 'derive', done: 1, total: 1 });
+        // Derived by the interrupted call: nothing slow runs again.
+        progress({ phase: 'derive', done: material.kdf.iterations, total: material.kdf.iterations });
       }
       const body = await sendUpgrade(material.body, pendingKey);
       const session = createSession({

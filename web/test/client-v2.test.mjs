@@ -226,6 +226,12 @@ describe('login', () => {
       memory: new Map(),
     });
     await rejectsWith(signed.login('a', PASSWORD), CODES.unauthorized, /signature/);
+    const unsigned = createClientV2({
+      baseUrl: BASE,
+      fetch: scripted({ status: 401, body: { error: 'This server requires signed requests (X-Timestamp and X-Signature).' } }),
+      memory: new Map(),
+    });
+    await rejectsWith(unsigned.login('a', PASSWORD), CODES.unauthorized, /signed requests/);
   });
 
   test('a request another client signed in the same second is signed again; v1 keeps its single try', async () => {
