@@ -481,9 +481,16 @@ func (s *Session) Save(ctx context.Context, backupID string, plaintext []byte) (
 	if s.dataKey == nil {
 		return SaveResult{}, ErrLocked
 	}
-	newest, err := s.newestVersion(ctx, backupID)
+	// The newest version this client saw is the likely next base; without
+	// one, the server is asked. A wrong guess costs one 412 and a retry.
+	newest, err := s.opts.Seen.Highest(s.accountID, backupID)
 	if err != nil {
 		return SaveResult{}, err
+	}
+	if newest == 0 {
+		if newest, err = s.newestVersion(ctx, backupID); err != nil {
+			return SaveResult{}, err
+		}
 	}
 	for attempt := 1; ; attempt++ {
 		if err := s.checkRollback(backupID, newest); err != nil {

@@ -122,6 +122,14 @@ func TestV2RegisterRefusals(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.RetryAfter.Seconds() != 60 {
 		t.Errorf("retry after: %v", err)
 	}
+	f.Answer = func(r *http.Request) (int, string, http.Header) {
+		if r.URL.Path == "/api/v2/register" {
+			return 403, `{"error":"Registration is by invitation."}`, nil
+		}
+		return 0, "", nil
+	}
+	_, _, err = c.RegisterV2(ctx, "other", password, client.V2Options{})
+	wantIs(t, err, client.ErrForbidden)
 	if _, _, err := c.RegisterV2(ctx, "other", password, client.V2Options{Iterations: 1000}); err == nil {
 		t.Error("registered with 1000 iterations")
 	}
@@ -133,7 +141,7 @@ func TestV2RegisterRefusals(t *testing.T) {
 		return refused
 	}})
 	wantIs(t, err, refused)
-	if _, perr := v2crypto.ParseRecoveryCode(shown); perr != nil || f.Count("POST /api/v2/register") != 3 {
+	if _, perr := v2crypto.ParseRecoveryCode(shown); perr != nil || f.Count("POST /api/v2/register") != 4 {
 		t.Errorf("shown %q; %d registrations sent", shown, f.Count("POST /api/v2/register"))
 	}
 	f.Protocols = []string{"v1"}

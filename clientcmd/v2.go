@@ -57,7 +57,8 @@ type v2Account struct {
 	dir       string
 	sess      *client.Session
 	password  string
-	fromStore bool // sess was resumed from sessions.json
+	fromStore bool   // sess was resumed from sessions.json
+	backup    string // the backup in use on this device, if known
 }
 
 func (a *v2Account) ctx() context.Context { return a.cmd.Context() }
@@ -94,8 +95,9 @@ func (s *session) signIn(cmd *cobra.Command, needKey bool) (*v2Account, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.backup = st.Backup
 	if ok && st.ExpiresAt.After(time.Now()) {
-		a.sess, a.fromStore = a.c.ResumeV2(st, a.opts()), true
+		a.sess, a.fromStore = a.c.ResumeV2(st.SessionState, a.opts()), true
 		if !needKey {
 			return a, nil
 		}
@@ -133,11 +135,11 @@ func (a *v2Account) login() error {
 // keep records the session as it is now (a token replaced by a password
 // change or an iteration raise included).
 func (a *v2Account) keep() error {
-	return keepSession(a.dir, a.s.server, a.sess.AccountID(), a.sess)
+	return keepSession(a.dir, a.s.server, a.sess.AccountID(), a.sess, a.backup)
 }
 
 func (a *v2Account) forget() error {
-	return keepSession(a.dir, a.s.server, client.UserID(a.s.username), nil)
+	return keepSession(a.dir, a.s.server, client.UserID(a.s.username), nil, "")
 }
 
 // do runs op, signing in again once when the kept session has ended on the
@@ -153,12 +155,25 @@ func (a *v2Account) do(op func(*client.Session) error) error {
 	return err
 }
 
-// pickBackup chooses the backup a command works on: --backup, else the
-// account's only one. create draws a new id for an account without any.
+// pickBackup chooses the backup a command works on: --backup, else the one
+// this device used last, else the account's only one. create draws a new id
+// for an account without any. The choice is kept with the session.
 func (a *v2Account) pickBackup(flag string, create bool) (string, error) {
 	if flag != "" {
 		return flag, nil
 	}
+	if a.backup != "" {
+		return a.backup, nil
+	}
+	id, err := a.findBackup(create)
+	if err != nil {
+		return "", err
+	}
+	a.backup = id
+	return id, a.keep()
+}
+
+func (a *v2Account) findBackup(create bool) (string, error) {
 	var list []client.BackupSummary
 	if err := a.do(func(s *client.Session) (err error) { list, err = s.Backups(a.ctx()); return err }); err != nil {
 		return "", err

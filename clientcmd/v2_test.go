@@ -23,7 +23,7 @@ func v2Env(t *testing.T, extra ...string) map[string]string {
 	return env
 }
 
-func storedSessions(t *testing.T, env map[string]string) map[string]client.SessionState {
+func storedSessions(t *testing.T, env map[string]string) map[string]deviceSession {
 	t.Helper()
 	sessions, err := loadSessions(env[EnvConfigDir])
 	if err != nil {

@@ -52,7 +52,7 @@ func newLogoutCommand(lookupEnv lookupEnvFunc) *cobra.Command {
 			return err
 		}
 		if ok {
-			err := a.c.ResumeV2(st, a.opts()).Logout(cmd.Context())
+			err := a.c.ResumeV2(st.SessionState, a.opts()).Logout(cmd.Context())
 			if err != nil && !errors.Is(err, client.ErrSignInAgain) {
 				return err
 			}

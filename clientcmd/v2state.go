@@ -50,15 +50,22 @@ func sessionKey(server, accountID string) string {
 	return strings.TrimRight(server, "/") + " " + accountID
 }
 
-func loadSessions(dir string) (map[string]client.SessionState, error) {
+// deviceSession is one entry of sessions.json: the session, and the backup
+// the commands work on when --backup does not name one.
+type deviceSession struct {
+	client.SessionState
+	Backup string `json:"backup,omitempty"`
+}
+
+func loadSessions(dir string) (map[string]deviceSession, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, sessionsFile))
 	if errors.Is(err, fs.ErrNotExist) {
-		return map[string]client.SessionState{}, nil
+		return map[string]deviceSession{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	sessions := map[string]client.SessionState{}
+	sessions := map[string]deviceSession{}
 	if err := json.Unmarshal(raw, &sessions); err != nil {
 		return nil, fmt.Errorf("%s is damaged; delete it and sign in again: %w", filepath.Join(dir, sessionsFile), err)
 	}
@@ -66,17 +73,18 @@ func loadSessions(dir string) (map[string]client.SessionState, error) {
 }
 
 // storedSession returns the session kept for the account on the server.
-func storedSession(dir, server, accountID string) (client.SessionState, bool, error) {
+func storedSession(dir, server, accountID string) (deviceSession, bool, error) {
 	sessions, err := loadSessions(dir)
 	if err != nil {
-		return client.SessionState{}, false, err
+		return deviceSession{}, false, err
 	}
 	st, ok := sessions[sessionKey(server, accountID)]
 	return st, ok, nil
 }
 
-// keepSession records a session, or forgets the account's with a nil one.
-func keepSession(dir, server, accountID string, s *client.Session) error {
+// keepSession records a session and the backup in use, or forgets the
+// account's with a nil one.
+func keepSession(dir, server, accountID string, s *client.Session, backup string) error {
 	sessions, err := loadSessions(dir)
 	if err != nil {
 		return err
@@ -87,7 +95,7 @@ func keepSession(dir, server, accountID string, s *client.Session) error {
 		}
 		delete(sessions, sessionKey(server, accountID))
 	} else {
-		sessions[sessionKey(server, accountID)] = s.State()
+		sessions[sessionKey(server, accountID)] = deviceSession{SessionState: s.State(), Backup: backup}
 	}
 	raw, err := json.MarshalIndent(sessions, "", "  ")
 	if err != nil {
