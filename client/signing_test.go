@@ -263,3 +263,32 @@ func TestUsedTimestampsAreForgottenOutsideTheWindow(t *testing.T) {
 		t.Errorf("after the memory expired = %d, want 1000", got)
 	}
 }
+
+// Several runs in a row (a script's commands) may each have taken the next
+// second as well: a refusal that names a replay moves on a few seconds
+// more, then gives up; it never hides a wrong secret (above: two tries).
+func TestReplayRefusalsMoveOnAFewSeconds(t *testing.T) {
+	for _, accepted := range []bool{true, false} {
+		var n int
+		c, rec := signingClient(t, func(w http.ResponseWriter, r *http.Request) {
+			n++
+			if accepted && n == 4 {
+				respond(200, `{"versions":[]}`)(w, r)
+				return
+			}
+			respond(401, `{"error":"This request was already received."}`)(w, r)
+		})
+		_, err := c.Versions(context.Background(), testCreds)
+		seen := rec.seen()
+		if accepted {
+			if err != nil || len(seen) != 4 {
+				t.Fatalf("accepted on the fourth try: %v after %d requests", err, len(seen))
+			}
+		} else if !errors.Is(err, ErrUnauthorized) || len(seen) != 2+maxReplayRetries {
+			t.Fatalf("always refused: %v after %d requests", err, len(seen))
+		}
+		for i, r := range seen {
+			verify(t, r, localNow.Unix()+int64(i))
+		}
+	}
+}
