@@ -382,6 +382,12 @@ function readNewPassword(field, repeat) {
   return password;
 }
 
+/** Empties a field the server refused and puts the focus in it. */
+function refocus(field) {
+  field.value = '';
+  field.focus();
+}
+
 function checkSecret() {
   if (info?.signatureRequired && !currentSecret()) {
     ui.secret.focus();
@@ -404,7 +410,14 @@ async function onLogin() {
       const password = readPassword(ui.loginPassword);
       checkSecret();
       setProgress('v2-login');
-      const s = await getClient().login(username, password, { onProgress: progressFor('v2-login') });
+      let s;
+      try {
+        s = await getClient().login(username, password, { onProgress: progressFor('v2-login') });
+      } catch (error) {
+        // The next try starts from an empty password field.
+        if (wrongPassword(error)) refocus(ui.loginPassword);
+        throw error;
+      }
       await startSession(s, { greeting: 'login' });
     },
     describeV2,
@@ -921,7 +934,13 @@ async function onChangePassword() {
       throw inputError('The new password is the same as the current one.');
     }
     setProgress('v2-keys');
-    const result = await s.changePassword(current, next, { onProgress: progressFor('v2-keys') });
+    let result;
+    try {
+      result = await s.changePassword(current, next, { onProgress: progressFor('v2-keys') });
+    } catch (error) {
+      if (wrongPassword(error)) refocus(ui.passwordCurrent);
+      throw error;
+    }
     // The server starts a new session and ends every other one.
     if (result && typeof result.save === 'function') session = result;
     clearPasswords();
@@ -934,7 +953,12 @@ async function onDeleteAccount() {
     const password = readPassword(ui.deletePassword, 'your password to confirm');
     setProgress('v2-confirm');
     const count = backups.length;
-    await s.deleteAccount(password, { onProgress: progressFor('v2-confirm') });
+    try {
+      await s.deleteAccount(password, { onProgress: progressFor('v2-confirm') });
+    } catch (error) {
+      if (wrongPassword(error)) refocus(ui.deletePassword);
+      throw error;
+    }
     const name = s.username;
     endSession();
     ui.usernames.login.value = '';
