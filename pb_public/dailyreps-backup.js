@@ -415,10 +415,13 @@ async function errorFromResponse(response, nowMs) {
  */
 
 /**
- * Creates a client for one backup server.
+ * The HTTP side of a client: URLs, signing, the clock correction, timeouts
+ * and errors. createClient and protocol v2's createClientV2 share it, so both
+ * protocols sign, retry and report failures alike.
  * @param {ClientOptions} [options]
+ * @returns {{send: Function, json: Function, readonly clockOffset: number}}
  */
-export function createClient({ baseUrl, signingSecret, fetch: fetchImpl, timeoutMs = 120_000, now = Date.now } = {}) {
+export function createTransport({ baseUrl, signingSecret, fetch: fetchImpl, timeoutMs = 120_000, now = Date.now } = {}) {
   const base = baseUrl ?? globalThis.location?.origin;
   if (!base) throw new TypeError('baseUrl is required outside a browser page');
   const root = new URL(base);
@@ -513,6 +516,23 @@ export function createClient({ baseUrl, signingSecret, fetch: fetchImpl, timeout
     return body;
   }
 
+  return {
+    send,
+    json,
+    get clockOffset() {
+      return clockOffset;
+    },
+  };
+}
+
+/**
+ * Creates a client for one backup server.
+ * @param {ClientOptions} [options]
+ */
+export function createClient(options = {}) {
+  const transport = createTransport(options);
+  const { send, json } = transport;
+
   const client = {
     /** Server limits and settings: GET /api/info. */
     async info() {
@@ -521,7 +541,7 @@ export function createClient({ baseUrl, signingSecret, fetch: fetchImpl, timeout
 
     /** The clock correction in seconds learned from the server, 0 until a skew was seen. */
     get clockOffset() {
-      return clockOffset;
+      return transport.clockOffset;
     },
 
     /**

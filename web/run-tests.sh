@@ -6,7 +6,7 @@
 # works on a new machine and in CI. Exits non-zero when any test fails.
 #
 #   web/run-tests.sh              all tests
-#   web/run-tests.sh protocol     only the Node protocol tests (no server, no browser)
+#   web/run-tests.sh protocol     only the Node protocol and client tests (no server, no browser)
 #   web/run-tests.sh browser      only the page in Chromium
 #   web/run-tests.sh interop      only the Go client and the page together
 #   web/run-tests.sh usability    only the page as a person uses it (screenshots in web/test-artifacts/)
@@ -22,8 +22,8 @@ cd "$web_dir"
 
 suite="${1:-all}"
 case "$suite" in
-  all) files=(test/protocol.test.mjs test/protocol-v2.test.mjs test/browser.test.mjs test/interop.test.mjs test/usability.test.mjs) ;;
-  protocol) files=(test/protocol.test.mjs test/protocol-v2.test.mjs) ;;
+  all) files=(test/protocol.test.mjs test/protocol-v2.test.mjs test/client-v2.test.mjs test/browser.test.mjs test/interop.test.mjs test/usability.test.mjs) ;;
+  protocol) files=(test/protocol.test.mjs test/protocol-v2.test.mjs test/client-v2.test.mjs) ;;
   browser | interop | usability) files=("test/$suite.test.mjs") ;;
   *) echo "usage: $0 [all|protocol|browser|interop|usability]" >&2; exit 2 ;;
 esac
