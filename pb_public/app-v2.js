@@ -3,7 +3,7 @@
 // that lists "v2" in /api/info, and lends it the shared pieces: one busy state,
 // messages next to the control used, progress, focus, formatting, previews.
 
-import { createClientV2, formatRecoveryCode, parseRecoveryCode } from './dailyreps-v2.js';
+import { ERROR_CODES_V2, createClientV2, formatRecoveryCode, parseRecoveryCode } from './dailyreps-v2.js';
 import { ERROR_CODES } from './dailyreps-backup.js';
 import {
   EVENT_LABELS,
@@ -154,41 +154,11 @@ function currentSecret() {
   return metaSecret || ui.secret.value.trim() || v1Secret() || undefined;
 }
 
-// The newest version this browser has seen of each backup, so that a server
-// serving an old version as the newest is noticed on the next visit too.
-const versionMemory = (() => {
-  const prefix = 'dailyreps:v2:seen:';
-  let store = null;
-  try {
-    store = globalThis.localStorage ?? null;
-  } catch {
-    // storage disabled: remember for this page only
-  }
-  const local = new Map();
-  return {
-    get(key) {
-      const v = store ? store.getItem(prefix + key) : local.get(key);
-      const n = Number(v);
-      return v == null || !Number.isSafeInteger(n) ? undefined : n;
-    },
-    set(key, value) {
-      if (store) {
-        try {
-          store.setItem(prefix + key, String(value));
-          return;
-        } catch {
-          // full or refused: fall back to this page
-        }
-      }
-      local.set(key, value);
-    },
-  };
-})();
-
 function getClient() {
   const secret = currentSecret();
   if (!client || secret !== clientSecret) {
-    client = createClientV2({ baseUrl: location.origin, signingSecret: secret, memory: versionMemory });
+    // The module keeps the newest version seen of each backup in localStorage, for rollback warnings.
+    client = createClientV2({ baseUrl: location.origin, signingSecret: secret });
     clientSecret = secret;
   }
   return client;
@@ -208,15 +178,15 @@ const serverSays = (error, re) => re.test(error?.serverMessage ?? '');
 
 /** The session is gone (expired, logged out elsewhere, ended by a password change). */
 function sessionEnded(error) {
-  return code(error) === 'auth' || (error?.status === 401 && serverSays(error, /sign in again/i));
+  return code(error) === ERROR_CODES_V2.auth;
 }
 
 function wrongPassword(error) {
-  return code(error) === 'wrongPassword' || (error?.status === 401 && serverSays(error, /wrong username or password/i));
+  return code(error) === ERROR_CODES_V2.wrongPassword;
 }
 
 function nameTaken(error) {
-  return code(error) === 'nameTaken' || code(error) === ERROR_CODES.alreadyRegistered;
+  return code(error) === ERROR_CODES_V2.nameTaken;
 }
 
 function describeV2(error, action) {
@@ -241,8 +211,6 @@ function describeV2(error, action) {
     return 'This username is taken. If it is yours, log in instead. If you backed up under it before accounts existed, choose "Upgrade a backup made without an account".';
   }
   switch (code(error)) {
-    case 'rollback':
-      return 'The server answered with an older version than this browser has already seen, as if newer saves had been undone. Nothing was replaced. Try again later, or pick a version under Versions.';
     case ERROR_CODES.notFound:
       if (action === 'upgrade') {
         return 'No backup made without an account was found for this username and password. Check both: the password is case-sensitive. If you already upgraded it, log in instead.';
@@ -782,7 +750,7 @@ async function onSave() {
       throw inputError(`${tooLarge} Nothing was sent.`, 'too_large');
     }
     setProgress('v2-saving');
-    const saved = await s.save(text, { backupId, compress: true, onProgress: progressFor('v2-saving') });
+    const saved = await s.save(text, { backupId, onProgress: progressFor('v2-saving') });
     const first = !backupId;
     backupId = saved.backupId ?? backupId;
     const entry = { id: backupId, version: saved.version, updatedAt: saved.updatedAt };
