@@ -21,10 +21,14 @@ func bindDashboardCleanup(app core.App) {
 		return e.Next()
 	})
 	app.OnRecordAfterDeleteSuccess("users").BindFunc(func(e *core.RecordEvent) error {
-		_, err := e.App.DB().NewQuery(`DELETE FROM activity WHERE user_id = {:user}`).
-			Bind(dbx.Params{"user": e.Record.Id}).Execute()
-		if err != nil {
-			return err
+		for _, stmt := range []string{
+			`DELETE FROM activity WHERE user_id = {:user}`,
+			`DELETE FROM sessions WHERE user_id = {:user}`,
+			`DELETE FROM accounts WHERE user_id = {:user}`,
+		} {
+			if _, err := e.App.DB().NewQuery(stmt).Bind(dbx.Params{"user": e.Record.Id}).Execute(); err != nil {
+				return err
+			}
 		}
 		return e.Next()
 	})

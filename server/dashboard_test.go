@@ -205,7 +205,7 @@ func TestDashboardShowsTheStore(t *testing.T) {
 	}
 	newest := sizes[1] + sizes[2] + sizes[3] + sizes[4] + len(second)
 	for id, want := range map[string]float64{
-		"users_registered": 5, "users_active_1d": 5, "users_active_30d": 5,
+		"users_registered": 5, "users_active_1d": 5, "users_active_30d": 5, "accounts": 0,
 		"backups": 5, "versions": 6,
 		"stored_bytes_newest": float64(newest), "stored_bytes_history": float64(sizes[0]),
 		"stored_bytes":        float64(newest + sizes[0]),

@@ -41,6 +41,7 @@ func Figures(st store.Stats) []Figure {
 	}
 	const always = -1
 	add("users_registered", "dailyreps_users", "", "", "Registered users.", float64(st.Users), always)
+	add("accounts", "dailyreps_accounts", "", "", "Users with a protocol v2 account.", float64(st.Accounts), always)
 	for _, w := range []struct {
 		window string
 		n      int64

@@ -26,11 +26,11 @@ func byID(fs []usage.Figure) map[string]usage.Figure {
 // A figure drawn from fewer than MinUsers users is withheld; counts of
 // users, backups and versions never are.
 func TestFiguresWithholdSmallSets(t *testing.T) {
-	small := store.Stats{Users: 4, Backups: 4, Versions: 9, NewestBytes: 400, HistoryBytes: 500, StoredBytes: 900,
+	small := store.Stats{Users: 4, Accounts: 3, Backups: 4, Versions: 9, NewestBytes: 400, HistoryBytes: 500, StoredBytes: 900,
 		LargestBackup: 200, UsersWithBackups: 4, Active1d: 4, Active7d: 4, Active30d: 4,
 		Today: map[string]int64{usage.SaveOK: 3, usage.FailedAttempt: 2}}
 	f := byID(usage.Figures(small))
-	for _, id := range []string{"users_registered", "backups", "versions"} {
+	for _, id := range []string{"users_registered", "accounts", "backups", "versions"} {
 		if f[id].Withheld {
 			t.Errorf("%s withheld", id)
 		}
@@ -46,7 +46,7 @@ func TestFiguresWithholdSmallSets(t *testing.T) {
 	big.Users, big.UsersWithBackups, big.Active1d, big.Backups = 5, 5, 5, 5
 	big.Today = map[string]int64{usage.SaveOK: 3, usage.SaveRefused + "too_large": 1, usage.RestoreOK: 2}
 	f = byID(usage.Figures(big))
-	for id, want := range map[string]float64{"users_active_1d": 5, "stored_bytes": 900, "backup_size_largest": 200,
+	for id, want := range map[string]float64{"users_active_1d": 5, "accounts": 3, "stored_bytes": 900, "backup_size_largest": 200,
 		"backup_size_average": 80, "saves_today": 4, "saves_today_refused_too_large": 1, "save_success_rate_today": 0.75,
 		"restores_today": 2, "restore_success_rate_today": 1, "failed_attempts_today": 0} {
 		if f[id].Withheld || f[id].Value != want {

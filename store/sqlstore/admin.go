@@ -29,9 +29,12 @@ func (s *Store) DeleteBackup(ctx context.Context, user, key string) error {
 				(SELECT id FROM backups WHERE user_id = {:user} AND storage_key = {:key})`,
 			`DELETE FROM activity WHERE user_id = {:user} AND storage_key = {:key}`,
 			`DELETE FROM backups WHERE user_id = {:user} AND storage_key = {:key}`,
-			// The user goes once no backup of theirs is left.
-			`DELETE FROM activity WHERE user_id = {:user} AND NOT EXISTS (SELECT 1 FROM backups WHERE user_id = {:user})`,
-			`DELETE FROM users WHERE id = {:user} AND NOT EXISTS (SELECT 1 FROM backups WHERE user_id = {:user})`,
+			// The user goes once no backup of theirs is left, unless they
+			// have an account, which outlives its backups.
+			`DELETE FROM activity WHERE user_id = {:user} AND NOT EXISTS (SELECT 1 FROM backups WHERE user_id = {:user})
+				AND NOT EXISTS (SELECT 1 FROM accounts WHERE user_id = {:user})`,
+			`DELETE FROM users WHERE id = {:user} AND NOT EXISTS (SELECT 1 FROM backups WHERE user_id = {:user})
+				AND NOT EXISTS (SELECT 1 FROM accounts WHERE user_id = {:user})`,
 		} {
 			if _, err := tx.NewQuery(stmt).Bind(p).Execute(); err != nil {
 				return err
@@ -81,13 +84,14 @@ func (s *Store) UseInvite(ctx context.Context, code, user string, now time.Time)
 }
 
 // Prune implements store.Store. Nothing it drops is older than a day's
-// window plus a margin.
+// window plus a margin, except sessions, which are dropped once expired.
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
 	return s.tx(ctx, func(tx *dbx.Tx) error {
 		p := dbx.Params{"now": ms(now), "old": ms(now.Add(-25 * time.Hour)), "day": unixDay(now) - 40}
 		for _, stmt := range []string{
 			`DELETE FROM replays WHERE expires < {:now}`,
 			`DELETE FROM rate_limits WHERE at < {:old}`,
+			`DELETE FROM sessions WHERE expires <= {:now}`,
 			`DELETE FROM invites WHERE expires < {:now}`,
 			`DELETE FROM usage_daily WHERE day < {:day}`,
 		} {
@@ -106,9 +110,18 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 // against the per-user limit only.
 func (s *Store) Rekey(ctx context.Context, rekey func(string) string, fingerprint string) error {
 	return s.tx(ctx, func(tx *dbx.Tx) error {
+		// Sessions go first: a session's token is kept only peppered, so
+		// it cannot be carried over, and on PostgreSQL it references the
+		// account's id rewritten below. Everyone signs in again.
+		if _, err := tx.NewQuery(`DELETE FROM sessions`).Execute(); err != nil {
+			return err
+		}
 		for _, col := range []struct{ table, column string }{
 			{"users", "id"}, {"backups", "user_id"}, {"backups", "storage_key"},
 			{"activity", "user_id"}, {"activity", "storage_key"},
+			// Verifiers are pepper chains like ids: the rotated pepper
+			// computes the rekeyed value from the same derived key.
+			{"accounts", "user_id"}, {"accounts", "verifier"}, {"accounts", "recovery_verifier"},
 		} {
 			if err := rekeyColumn(tx, col.table, col.column, rekey); err != nil {
 				return err

@@ -163,6 +163,9 @@ func (s *Store) RecordEvents(ctx context.Context, events []store.EventRecord) er
 func (s *Store) Activity(ctx context.Context, user, key string) ([]store.Event, error) {
 	ctx, cancel := s.ctx(ctx)
 	defer cancel()
+	if key == "" {
+		return s.userActivity(ctx, user)
+	}
 	if err := s.owns(ctx, s.read, user, key); err != nil {
 		return nil, err
 	}
@@ -181,6 +184,27 @@ func (s *Store) Activity(ctx context.Context, user, key string) ([]store.Event, 
 	if err != nil {
 		return nil, s.fail(err)
 	}
+	return s.scanEvents(rows)
+}
+
+// userActivity returns the user-wide events alone (an account's failed
+// attempts, shown without a backup).
+func (s *Store) userActivity(ctx context.Context, user string) ([]store.Event, error) {
+	var one int
+	err := s.read.NewQuery(`SELECT 1 FROM users WHERE id = {:user}`).Bind(dbx.Params{"user": user}).WithContext(ctx).Row(&one)
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	rows, err := s.read.NewQuery(`SELECT kind, minute, count FROM activity
+		WHERE user_id = {:user} AND storage_key = '' ORDER BY minute DESC, kind LIMIT {:failed}`).
+		Bind(dbx.Params{"user": user, "failed": store.FailedAttemptDepth}).WithContext(ctx).Rows()
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	return s.scanEvents(rows)
+}
+
+func (s *Store) scanEvents(rows *dbx.Rows) ([]store.Event, error) {
 	defer rows.Close()
 	out := []store.Event{}
 	for rows.Next() {

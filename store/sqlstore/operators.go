@@ -23,9 +23,10 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (store.Stats, error) {
 	err := s.read.NewQuery(`SELECT (SELECT COUNT(*) FROM users),
 		(SELECT COUNT(*) FROM backups), (SELECT COUNT(*) FROM backup_versions),
 		(SELECT COALESCE(SUM(size), 0) FROM backups), (SELECT COALESCE(SUM(size), 0) FROM backup_versions),
-		(SELECT COALESCE(MAX(size), 0) FROM backups), (SELECT COUNT(DISTINCT user_id) FROM backups)`).
+		(SELECT COALESCE(MAX(size), 0) FROM backups), (SELECT COUNT(DISTINCT user_id) FROM backups),
+		(SELECT COUNT(*) FROM accounts)`).
 		WithContext(ctx).Row(&st.Users, &st.Backups, &st.Versions, &st.NewestBytes, &st.StoredBytes,
-		&st.LargestBackup, &st.UsersWithBackups)
+		&st.LargestBackup, &st.UsersWithBackups, &st.Accounts)
 	if err != nil {
 		return st, s.fail(err)
 	}
@@ -90,6 +91,8 @@ func (s *Store) DeleteUser(ctx context.Context, user string) error {
 			return err // no rows: unknown user
 		}
 		for _, stmt := range []string{
+			`DELETE FROM sessions WHERE user_id = {:user}`,
+			`DELETE FROM accounts WHERE user_id = {:user}`,
 			`DELETE FROM backup_versions WHERE backup_id IN (SELECT id FROM backups WHERE user_id = {:user})`,
 			`DELETE FROM activity WHERE user_id = {:user}`,
 			`DELETE FROM backups WHERE user_id = {:user}`,

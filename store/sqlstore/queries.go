@@ -22,15 +22,15 @@ func buildQueries(d Dialect) queries {
 		lockUser: `SELECT id FROM users WHERE id = {:user} ` + d.LockUser,
 
 		backupForSave: `SELECT id, version FROM backups WHERE user_id = {:user} AND storage_key = {:key}`,
-		insertBackup: fmt.Sprintf(`INSERT INTO backups (storage_key, user_id, version, size, creator, %s, %s)
-			VALUES ({:key}, {:user}, 1, {:size}, {:creator}, {:now}, {:now}) RETURNING id`, d.Created, d.Updated),
+		insertBackup: fmt.Sprintf(`INSERT INTO backups (storage_key, user_id, version, size, creator, name, %s, %s)
+			VALUES ({:key}, {:user}, 1, {:size}, {:creator}, {:name}, {:now}, {:now}) RETURNING id`, d.Created, d.Updated),
 		updateBackup: fmt.Sprintf(`UPDATE backups SET version = {:version}, size = {:size}, %s = {:now}
 			WHERE id = {:id} AND version = {:current}`, d.Updated),
 
-		getNewest: `SELECT v.encrypted_data, v.version, v.updated FROM backups b
+		getNewest: `SELECT v.encrypted_data, v.version, v.updated, b.legacy_key FROM backups b
 			JOIN backup_versions v ON v.backup_id = b.id AND v.version = b.version
 			WHERE b.user_id = {:user} AND b.storage_key = {:key}`,
-		getAtVer: `SELECT v.encrypted_data, v.version, v.updated FROM backups b
+		getAtVer: `SELECT v.encrypted_data, v.version, v.updated, b.legacy_key FROM backups b
 			JOIN backup_versions v ON v.backup_id = b.id AND v.version = {:version}
 			WHERE b.user_id = {:user} AND b.storage_key = {:key}`,
 	}

@@ -20,7 +20,7 @@ func (s *Store) GetBackup(ctx context.Context, user, key string, version int64) 
 	if version > 0 {
 		stmt = s.q.getAtVer
 	}
-	err := s.readRow(ctx, stmt, p, &b.Data, &b.Version, &atMS)
+	err := s.readRow(ctx, stmt, p, &b.Data, &b.Version, &atMS, &b.LegacyKey)
 	b.UpdatedAt = fromMS(atMS)
 	return b, s.fail(err)
 }

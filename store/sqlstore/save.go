@@ -56,7 +56,16 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 			// Checked before anything is counted against the limits.
 			return &store.StaleError{Current: current}
 		}
+		if req.Version > 0 && current != req.Version-1 {
+			// A v2 client numbered its ciphertext: only that version fits.
+			return &store.StaleError{Current: current}
+		}
 		if !exists {
+			if req.Name == "" {
+				if err := s.refuseBesideAccount(tx, req.User); err != nil {
+					return err
+				}
+			}
 			if err := s.checkNewBackup(tx, req); err != nil {
 				return err
 			}
@@ -75,12 +84,26 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 	return out, err
 }
 
+// refuseBesideAccount refuses a v1 backup under a user who has a v2
+// account: after an upgrade no v1 backup may appear beside it (the user row
+// is locked by the caller, so an upgrade cannot slip in between).
+func (s *Store) refuseBesideAccount(tx *dbx.Tx, user string) error {
+	var n int
+	if err := s.txRow(tx, hasAccount, dbx.Params{"user": user}, &n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return store.ErrAccount
+	}
+	return nil
+}
+
 // create writes a new backup's metadata row and its first version.
 func (s *Store) create(tx *dbx.Tx, req store.SaveRequest) error {
 	size := int64(len(req.Data))
 	var id string
 	err := s.txRow(tx, s.q.insertBackup, dbx.Params{"key": req.Key, "user": req.User, "size": size,
-		"creator": req.Creator, "now": s.d.TimeArg(req.Now)}, &id)
+		"creator": req.Creator, "name": req.Name, "now": s.d.TimeArg(req.Now)}, &id)
 	if err != nil {
 		return err
 	}

@@ -123,7 +123,7 @@ func isDomain(err error) bool {
 	var le *store.LimitError
 	var se *store.StaleError
 	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrQuota,
-		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace, store.ErrBadQuery} {
+		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace, store.ErrBadQuery, store.ErrAccount} {
 		if errors.Is(err, e) {
 			return true
 		}

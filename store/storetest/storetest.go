@@ -60,6 +60,9 @@ func Run(t *testing.T, newStore Factory) {
 		"ActivityFailedWindow": testActivityFailedWindow,
 		"RegisterCounted":      testRegisterCounted,
 	}
+	for name, fn := range accountTests {
+		tests[name] = fn
+	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -924,7 +927,7 @@ func inClosedSet(err error) bool {
 		return true
 	}
 	for _, e := range []error{store.ErrNotFound, store.ErrExists, store.ErrQuota,
-		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace, store.ErrBadQuery} {
+		store.ErrReplay, store.ErrUnavailable, store.ErrNoSpace, store.ErrBadQuery, store.ErrAccount} {
 		if errors.Is(err, e) {
 			return true
 		}
