@@ -476,7 +476,7 @@ describe('the account view (protocol v2)', () => {
     await page.getByTestId('v2-document').fill('{"bye":1}');
     await act(page, 'v2-save');
     const users = countRows(main, 'users');
-    assert.match(await page.getByTestId('delete-account-what').textContent(), /every backup in it with all their versions, and its recovery code/);
+    assert.match((await page.getByTestId('delete-account-what').textContent()).replace(/\s+/g, ' '), /every backup in it with all their versions, and its recovery code/);
 
     assertError(await act(page, 'delete-account'), 'input', /Enter your password/);
     await page.getByTestId('delete-account-password').fill('wrong');
