@@ -310,7 +310,8 @@ func TestBadInput(t *testing.T) {
 	s := newServer(t)
 	register(t, s, bUser)
 	save(t, s, bUser, bKey, bData)
-	cases := badInputCases(s.Config.MaxBackupBytes)
+	fx := newV2Fixture(t, s)
+	cases := append(badInputCases(s.Config.MaxBackupBytes), v2BadInputCases(s.Config.MaxBackupBytes, fx)...)
 	if len(cases) < 50 {
 		t.Fatalf("only %d cases", len(cases))
 	}

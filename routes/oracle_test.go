@@ -17,10 +17,13 @@ import (
 var errOracle = errors.New("oracle: invalid")
 
 // jsonObject is a parsed JSON object: member name to value, where a value
-// is a string, nil (null), or jsonOther for any other kind.
+// is a string, nil (null), a jsonNumber, or jsonOther for any other kind.
 type jsonObject map[string]any
 
 type jsonOther struct{}
+
+// jsonNumber is a number as written.
+type jsonNumber string
 
 // parseJSONObject parses b as one JSON object and nothing else.
 func parseJSONObject(b []byte) (jsonObject, error) {
@@ -130,7 +133,9 @@ func (p *jsonParser) value() (any, error) {
 	case c == 'f':
 		return jsonOther{}, p.word("false")
 	default:
-		return jsonOther{}, p.number()
+		start := p.i
+		err := p.number()
+		return jsonNumber(p.b[start:p.i]), err
 	}
 }
 

@@ -108,6 +108,7 @@ func Mount(r *router.Router[*core.RequestEvent], d Deps) {
 	route(api, limited, "/api/v2/logout", map[string]endpoint{http.MethodPost: do(h.v2Logout, signedIn)})
 	route(api, limited, "/api/v2/password", map[string]endpoint{http.MethodPost: do(h.v2Password, small, signedIn)})
 	route(api, limited, "/api/v2/recover", map[string]endpoint{http.MethodPost: do(h.v2Recover, small)})
+	route(api, limited, "/api/v2/recover/key", map[string]endpoint{http.MethodPost: do(h.v2RecoverKey, small)})
 	route(api, limited, "/api/v2/upgrade", map[string]endpoint{http.MethodPost: do(h.v2Upgrade, small)})
 	route(api, limited, "/api/v2/backups", map[string]endpoint{http.MethodGet: do(h.v2BackupsList, signedIn)})
 	route(api, limited, "/api/v2/backups/{id}", map[string]endpoint{
