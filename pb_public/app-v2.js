@@ -4,7 +4,7 @@
 // messages next to the control used, progress, focus, formatting, previews.
 
 import { ERROR_CODES_V2, createClientV2, formatRecoveryCode, parseRecoveryCode } from './dailyreps-v2.js';
-import { ERROR_CODES } from './dailyreps-backup.js';
+import { BackupError, ERROR_CODES } from './dailyreps-backup.js';
 import {
   EVENT_LABELS,
   PHASE_LABELS,
@@ -190,6 +190,8 @@ function nameTaken(error) {
 }
 
 function describeV2(error, action) {
+  // The page's own checks already speak plainly; only the module's errors need words.
+  if (!(error instanceof BackupError)) return error instanceof Error ? error.message : String(error);
   if (wrongPassword(error)) {
     switch (action) {
       case 'login':

@@ -9,6 +9,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -37,9 +38,15 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
 
 // Sessions on this server end quickly, for the expiry test.
 const SHORT_SESSION_SECONDS = 12;
+// The limited server's cap on a stored version, small enough to cross quickly.
+const MAX_BACKUP_BYTES = 65536;
+// The largest compressed document whose envelope {"v":2,"nonce":"<16>","ct":"<base64 of
+// document + 16-byte tag>","z":"gzip"} fits MAX_BACKUP_BYTES.
+const MAX_COMPRESSED = Math.floor((MAX_BACKUP_BYTES - 53) / 4) * 3 - 16;
 
 let main;
 let short;
+let limited;
 let context;
 
 const openPage = (server = main) => openPageIn(context, server, { view: 'account' });
@@ -49,6 +56,7 @@ before(async () => {
   const bin = await serverBinary();
   main = await startBackupServer(bin, 'page-v2', RELAXED_LIMITS);
   short = await startBackupServer(bin, 'page-v2-short', { ...RELAXED_LIMITS, DAILYREPS_SESSION_LIFETIME: `${SHORT_SESSION_SECONDS}s` });
+  limited = await startBackupServer(bin, 'page-v2-limited', { ...RELAXED_LIMITS, DAILYREPS_MAX_BACKUP_BYTES: String(MAX_BACKUP_BYTES) });
   context = await launchBrowser();
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: main.url });
 }, { timeout: 15 * 60_000 });
@@ -307,6 +315,74 @@ describe('the account view (protocol v2)', () => {
     assertOk(await act(page, 'account-load'), /activity record/);
     assert.match(await page.getByTestId('usage').textContent(), /1 backup with 2 versions/);
     assert.deepEqual(page.problems, []);
+    await page.close();
+  });
+
+  test('the size limit counts after compression, and a document over it is refused before sending', async () => {
+    const username = uniqueName('Limit');
+    await device(limited).register(username, 'pw');
+    const page = await openPage(limited);
+    const puts = [];
+    page.on('request', (r) => r.method() === 'PUT' && puts.push(r.url()));
+    assertOk(await logIn(page, username, 'pw'), /Logged in/);
+    const hint = await page.getByTestId('v2-size-limit').textContent();
+    const figure = /(\d+(?:\.\d)? (?:B|KiB|MiB)) of compressed JSON/.exec(hint)?.[1];
+    assert.ok(figure, `the hint names the limit: ${hint}`);
+    assert.equal(figure, `${(Math.floor((MAX_COMPRESSED / 1024) * 10) / 10).toFixed(1)} KiB`);
+
+    // Three times the limit, but repetitive like a real export: it fits once compressed.
+    const rows = Array.from({ length: 4000 }, (_, i) => ({ day: `2025-01-${(i % 28) + 1}`, exercise: 'squat', reps: [10, 8, 6] }));
+    const compressible = JSON.stringify({ workouts: rows });
+    assert.ok(compressible.length > 3 * MAX_BACKUP_BYTES);
+    await page.getByTestId('v2-document').fill(compressible);
+    assertOk(await act(page, 'v2-save'), /version 1\b/);
+    assert.equal(puts.length, 1);
+
+    // Random text does not compress: refused with the hint's figure, nothing sent.
+    const noise = JSON.stringify({ noise: randomBytes(MAX_BACKUP_BYTES).toString('base64') });
+    await page.getByTestId('v2-document').fill(noise);
+    const refused = await act(page, 'v2-save');
+    assertError(refused, 'too_large', new RegExp(`at most ${figure.replace('.', '\\.')} of compressed JSON.*Nothing was sent`));
+    assert.equal(puts.length, 1, 'nothing was sent');
+
+    // A picked file gets the same check and leaves the text area alone.
+    await page.getByTestId('v2-document').fill('{"keep":true}');
+    await page.getByTestId('v2-file').setInputFiles({ name: 'noise.json', mimeType: 'application/json', buffer: Buffer.from(noise) });
+    await page.waitForSelector('[data-testid="error"]');
+    assertError(await outcome(page), 'too_large', new RegExp(figure.replace('.', '\\.')));
+    assert.equal(await page.getByTestId('v2-document').inputValue(), '{"keep":true}');
+    assert.equal(await page.getByTestId('v2-file').getAttribute('aria-invalid'), 'true');
+    await page.close();
+  });
+
+  test('restoring a large backup keeps the tab responsive and shows a preview', async () => {
+    const username = uniqueName('Big');
+    const { session } = await device().register(username, 'pw');
+    const doc = JSON.stringify({
+      workouts: Array.from({ length: 38_000 }, (_, i) => ({ day: `2025-${(i % 12) + 1}-${(i % 28) + 1}`, exercise: `exercise-${i % 40}`, reps: [i % 30, i % 25, i % 20], note: 'steady' })),
+    });
+    assert.ok(doc.length > 2.5 * 1024 * 1024, `document of ${doc.length} bytes`);
+    await session.save(doc);
+
+    const page = await openPage();
+    assertOk(await logIn(page, username, 'pw'), /Logged in/);
+    await page.evaluate(() => {
+      window.__longTasks = [];
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration });
+      }).observe({ type: 'longtask' });
+    });
+    const clickedAt = await page.evaluate(() => performance.now());
+    const result = await act(page, 'v2-restore');
+    assertOk(result, /Restored the latest backup/);
+    const longTasks = await page.evaluate(() => window.__longTasks);
+    const longest = Math.max(0, ...longTasks.filter((t) => t.start + t.duration >= clickedAt).map((t) => t.duration));
+    console.log(`# large v2 restore: longest task ${Math.round(longest)} ms`);
+    assert.ok(longest < 1000, `the main thread was blocked for ${Math.round(longest)} ms at a time`);
+    const shown = await page.getByTestId('v2-restored').inputValue();
+    assert.ok(shown.length < 64 * 1024, `a preview, not the whole document: ${shown.length} characters shown`);
+    assert.match(await page.getByTestId('v2-restored-meta').textContent(), /only its beginning is shown.*Download/);
+    assert.equal(await downloadOf(page, 'v2-download'), doc, 'the download is the exact document');
     await page.close();
   });
 
