@@ -229,6 +229,9 @@ const BACKUP_ID = /^[0-9a-f]{32}$/;
 // The signature check answers 401 too; its sentences say so, and such a
 // refusal keeps the v1 code 'unauthorized' rather than asking to sign in.
 const SIGNATURE_REFUSAL = /signature|timestamp|already received/i;
+// The server's one sentence for a key it refuses (login, recovery, and the
+// current password at a password change or an account deletion).
+const WRONG_KEY = /wrong username or password/i;
 const UPGRADE_ATTEMPTS = 3;
 const UPGRADE_RETRY_MS = [1000, 3000];
 const MEMORY_PREFIX = 'dailyreps-v2-seen';
@@ -454,7 +457,9 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
       return await transport.send(method, path, { body, query, headers });
     } catch (error) {
       if (!(error instanceof BackupError)) throw error;
-      if (error.status === 401 && !SIGNATURE_REFUSAL.test(error.serverMessage ?? '')) throw recode(error, on401);
+      const said = error.serverMessage ?? '';
+      if (error.status === 401 && WRONG_KEY.test(said)) throw recode(error, ERROR_CODES_V2.wrongPassword);
+      if (error.status === 401 && !SIGNATURE_REFUSAL.test(said)) throw recode(error, on401);
       if (error.status === 409 && on409) throw recode(error, on409);
       throw error;
     }
@@ -585,7 +590,7 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
       const accountId = await deriveAccountId(username);
       const used = await recoveryKeys(code);
       const usedAuth = hex(used.authKey);
-      const pre = await callJson('POST', '/api/v2/prerecover', {
+      const pre = await callJson('POST', '/api/v2/recover/key', {
         body: { accountId, recoveryAuth: usedAuth },
         on401: ERROR_CODES_V2.wrongPassword,
       });
@@ -913,6 +918,10 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
         let material = pendingUpgrades.get(pendingKey);
         if (!material) {
           const legacyKey = await v1.legacyKey();
+          // The new-account members must be well formed but are not used
+          // for an account that exists: a fresh recovery of the same data
+          // key fills them, so that nothing inconsistent could ever be stored.
+          const unused = await newRecovery(state.dataKey, state.accountId);
           material = {
             body: {
               userId: v1.userId,
@@ -921,6 +930,8 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
               kdf: state.kdf,
               auth: hex(state.authKey),
               wrappedKey: state.wrappedKey,
+              recoveryAuth: unused.recoveryAuth,
+              recoveryWrappedKey: unused.recoveryWrappedKey,
               wrappedLegacyKey: toBase64(await sealBytes(state.dataKey, legacyKey, keyAD('legacy-key', state.accountId))),
             },
           };

@@ -10,7 +10,7 @@ import { createHash, randomBytes } from 'node:crypto';
 const json = (status, body, headers = {}) =>
   new Response(body === undefined ? null : JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', ...headers } });
 const fail = (status, error, headers) => json(status, { error }, headers);
-const WRONG = 'wrong username or password';
+const WRONG = 'Wrong username or password.';
 const HEX64 = /^[0-9a-f]{64}$/;
 const ID = /^[0-9a-f]{32}$/;
 
@@ -101,7 +101,7 @@ export function fakeServerV2({ iterations = 600_000 } = {}) {
       ({ body, accountId }) => {
         const a = accounts.get(accountId);
         if (!validNew(body.new)) return fail(400, 'bad request');
-        if (a.auth !== body.auth) return fail(401, 'The password is not right.');
+        if (a.auth !== body.auth) return fail(401, WRONG);
         Object.assign(a, { kdf: body.new.kdf, auth: body.new.auth, wrappedKey: body.new.wrappedKey });
         endSessions(accountId);
         return json(200, session(accountId));
@@ -110,7 +110,7 @@ export function fakeServerV2({ iterations = 600_000 } = {}) {
     ],
     [
       'POST',
-      /^\/api\/v2\/prerecover$/,
+      /^\/api\/v2\/recover\/key$/,
       ({ body }) => {
         const a = accounts.get(body.accountId);
         if (!a || a.recoveryAuth !== body.recoveryAuth) return fail(401, WRONG);
@@ -140,7 +140,11 @@ export function fakeServerV2({ iterations = 600_000 } = {}) {
       /^\/api\/v2\/upgrade$/,
       ({ body }) => {
         const b = body;
-        if (!ID.test(b.backupId ?? '') || !HEX64.test(b.auth ?? '') || typeof b.wrappedLegacyKey !== 'string') return fail(400, 'bad request');
+        // Every new-account member is checked, also when an account exists and they go unused.
+        if (!ID.test(b.backupId ?? '') || !validNew(b) || !HEX64.test(b.recoveryAuth ?? '') || typeof b.recoveryWrappedKey !== 'string') {
+          return fail(400, 'bad request');
+        }
+        if (typeof b.wrappedLegacyKey !== 'string') return fail(400, 'bad request');
         const a = accounts.get(b.userId);
         const moved = backups.get(`${b.userId}/${b.backupId}`);
         if (a && a.auth !== b.auth) return fail(409, 'This username already has an account.');
@@ -148,7 +152,6 @@ export function fakeServerV2({ iterations = 600_000 } = {}) {
         const versions = v1.get(`${b.userId}/${b.storageKey}`);
         if (!versions) return fail(404, 'No backup found for this username and password.');
         if (!a) {
-          if (!validKdf(b.kdf) || !HEX64.test(b.recoveryAuth ?? '')) return fail(400, 'bad request');
           accounts.set(b.userId, { kdf: b.kdf, auth: b.auth, wrappedKey: b.wrappedKey, recoveryAuth: b.recoveryAuth, recoveryWrappedKey: b.recoveryWrappedKey });
         }
         backups.set(`${b.userId}/${b.backupId}`, { versions, legacyKey: b.wrappedLegacyKey });
@@ -234,7 +237,7 @@ export function fakeServerV2({ iterations = 600_000 } = {}) {
       'DELETE',
       /^\/api\/v2\/account$/,
       ({ accountId, body }) => {
-        if (accounts.get(accountId).auth !== body.auth) return fail(401, 'The password is not right.');
+        if (accounts.get(accountId).auth !== body.auth) return fail(401, WRONG);
         accounts.delete(accountId);
         for (const [id] of backupsOf(accountId)) backups.delete(`${accountId}/${id}`);
         endSessions(accountId);
