@@ -229,7 +229,7 @@ func v2BadInputCases(maxData int64, fx v2Fixture) []badCase {
 		{name: "v2 delete account auth missing", method: "DELETE", path: "/api/v2/account", header: auth, body: obj(), status: 400},
 		{name: "v2 delete account auth of 63", method: "DELETE", path: "/api/v2/account", header: auth, body: obj(mem("auth", js(u.password.auth[:63]))), status: 400},
 		{name: "v2 delete account extra member", method: "DELETE", path: "/api/v2/account", header: auth, body: obj(mem("auth", js(u.password.auth)), mem("accountId", js(u.accountID))), status: 400},
-		{name: "v2 delete account without a body", method: "DELETE", path: "/api/v2/account", header: auth, status: 400},
+		{name: "v2 delete account without a body", method: "DELETE", path: "/api/v2/account", header: auth, status: 415},
 
 		// Wrong methods.
 		{name: "v2 GET login", method: "GET", path: "/api/v2/login", status: 405, allow: "POST, OPTIONS"},

@@ -23,6 +23,11 @@ func (s *Server) Snapshot() string {
 		`SELECT b.storage_key || ' ' || b.user_id || ' v' || CAST(v.version AS TEXT) || ' ' || v.encrypted_data
 			FROM backup_versions v JOIN backups b ON b.id = v.backup_id ORDER BY b.user_id, b.storage_key, v.version`,
 		`SELECT code FROM invites ORDER BY code`,
+		// Protocol v2: accounts, sessions, and backups' names and legacy keys.
+		`SELECT user_id || ' ' || kdf || ' ' || verifier || ' ' || recovery_verifier || ' ' || wrapped_key || ' ' ||
+			recovery_wrapped_key || ' ' || CAST(updated AS TEXT) FROM accounts ORDER BY user_id`,
+		`SELECT token || ' ' || user_id || ' ' || CAST(expires AS TEXT) FROM sessions ORDER BY token`,
+		`SELECT user_id || ' ' || storage_key || ' ' || name || ' ' || legacy_key FROM backups WHERE name != '' ORDER BY user_id, name`,
 	} {
 		var rows []string
 		if err := db.NewQuery(q).Column(&rows); err != nil {
