@@ -386,6 +386,29 @@ describe('the account view (protocol v2)', () => {
     await page.close();
   });
 
+  test('a server that serves an old version as the newest is caught, and the page says so', async () => {
+    const username = uniqueName('Rollback');
+    const page = await openPage();
+    await signUp(page, username, 'pw');
+    for (const n of [1, 2]) {
+      await page.getByTestId('v2-document').fill(`{"n":${n}}`);
+      assertOk(await act(page, 'v2-save'), new RegExp(`version ${n}\\b`));
+    }
+    // The server (or someone in its place) answers "the newest" with the authentic version 1.
+    await page.route(/\/api\/v2\/backups\/[0-9a-f]{32}$/, async (route) => {
+      if (route.request().method() !== 'GET') return route.fallback();
+      const old = await route.fetch({ url: `${route.request().url()}?version=1` });
+      return route.fulfill({ response: old });
+    });
+    const warned = await act(page, 'v2-restore');
+    await shoot(page, 'rollback');
+    assertError(warned, 'rollback', /gave version 1 as the newest, but this browser has already seen version 2/);
+    assert.deepEqual(JSON.parse(await page.getByTestId('v2-restored').inputValue()), { n: 1 }, 'the document shown is the one served, named as such');
+    await page.unroute(/\/api\/v2\/backups\/[0-9a-f]{32}$/);
+    assertOk(await act(page, 'v2-restore'), /Restored the latest backup \(version 2\)/);
+    await page.close();
+  });
+
   test('a session ended elsewhere brings back the login form and keeps the document being edited', async () => {
     const username = uniqueName('Ended');
     const other = await device().register(username, 'before');
