@@ -22,6 +22,11 @@ var (
 	ErrTooLarge          = errors.New("client: backup too large or over quota")
 	ErrRateLimited       = errors.New("client: rate limited")
 	ErrUnavailable       = errors.New("client: server unavailable")
+
+	// Protocol v2's refusals that a 401 or a 409 alone does not tell apart.
+	ErrWrongPassword = errors.New("client: wrong username or password")
+	ErrSignInAgain   = errors.New("client: the session ended; sign in again")
+	ErrMovedToV2     = errors.New("client: the username has moved to protocol v2")
 )
 
 var sentinelByStatus = map[int]error{
@@ -48,6 +53,9 @@ type APIError struct {
 
 	// CurrentVersion is the server's version on a 412, or zero.
 	CurrentVersion int64
+
+	// kind, when set, is a sentinel more precise than the status's.
+	kind error
 }
 
 func (e *APIError) Error() string {
@@ -63,6 +71,9 @@ func (e *APIError) Error() string {
 
 // Is makes errors.Is(err, ErrNotFound) and its kin work.
 func (e *APIError) Is(target error) bool {
+	if e.kind != nil && e.kind == target {
+		return true
+	}
 	sentinel, ok := sentinelByStatus[e.Status]
 	return ok && sentinel == target
 }
@@ -77,6 +88,10 @@ func newAPIError(method, path string, resp *response) *APIError {
 	}
 	if e.Status == http.StatusPreconditionFailed {
 		e.CurrentVersion, _ = parseETag(resp.header.Get("ETag"))
+	}
+	if e.Status == http.StatusConflict && method == http.MethodPost && path == "/api/backup" {
+		// v1 saves of a username with a v2 account are refused for good.
+		e.kind = ErrMovedToV2
 	}
 	return e
 }
@@ -117,4 +132,17 @@ func parseRetryAfter(value string, now time.Time) time.Duration {
 		return at.Sub(now)
 	}
 	return 0
+}
+
+// classifyV2 names a v2 401: with a session it has ended (or never was);
+// without one the password, recovery code or storage key was wrong.
+func classifyV2(err error, withSession bool) error {
+	var apiErr *APIError
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized && apiErr.kind == nil {
+		apiErr.kind = ErrWrongPassword
+		if withSession {
+			apiErr.kind = ErrSignInAgain
+		}
+	}
+	return err
 }

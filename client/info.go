@@ -24,6 +24,7 @@ type ServerInfo struct {
 	Registration      string          `json:"registration"`
 	SignatureRequired bool            `json:"signatureRequired"`
 	Limits            json.RawMessage `json:"limits"`
+	Protocols         []string        `json:"protocols"` // "v1", and "v2" on servers that speak it
 	ServerTime        time.Time       `json:"-"`
 }
 

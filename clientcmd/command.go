@@ -19,6 +19,10 @@ const (
 	EnvPassword   = "DAILYREPS_PASSWORD"
 	EnvHMACSecret = "DAILYREPS_HMAC_SECRET"
 	EnvInviteCode = "DAILYREPS_INVITE_CODE"
+
+	EnvNewPassword  = "DAILYREPS_NEW_PASSWORD"
+	EnvRecoveryCode = "DAILYREPS_RECOVERY_CODE"
+	EnvConfigDir    = "DAILYREPS_CONFIG_DIR"
 )
 
 // lookupEnvFunc has the signature of os.LookupEnv, which tests replace.
@@ -58,10 +62,20 @@ func newCommand(lookupEnv lookupEnvFunc) *cobra.Command {
 The document is encrypted here, with a key derived from the password, before
 it is sent; the server never sees the password or the plaintext.
 
+Accounts of protocol v2 (register on a terminal, login, upgrade) sign in with
+a session that this device keeps for an hour in the configuration directory;
+their password can be changed, and a forgotten one replaced with the recovery
+code shown once at registration. Without a session on this device the
+commands speak protocol v1, as they always did; --protocol chooses.
+
 Environment:
-  ` + EnvPassword + `     the password; without it, you are prompted on the terminal
-  ` + EnvHMACSecret + `  the server's request-signing secret, if it has one
-  ` + EnvInviteCode + `  the invite code, for servers that register by invite`,
+  ` + EnvPassword + `      the password; without it, you are prompted on the terminal
+  ` + EnvNewPassword + `  the new password, for passwd and recover
+  ` + EnvRecoveryCode + ` the recovery code, for recover
+  ` + EnvHMACSecret + `   the server's request-signing secret, if it has one
+  ` + EnvInviteCode + `   the invite code, for servers that register by invite
+  ` + EnvConfigDir + `    where sessions are kept (default: $XDG_CONFIG_HOME or
+                          ~/.config, then dailyreps-backup)`,
 		Args:          reported(cobra.NoArgs),
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 		SilenceErrors: true,
@@ -74,6 +88,13 @@ Environment:
 		newRestoreCommand(lookupEnv),
 		newVersionsCommand(lookupEnv),
 		newDeleteCommand(lookupEnv),
+		newLoginCommand(lookupEnv),
+		newLogoutCommand(lookupEnv),
+		newBackupsCommand(lookupEnv),
+		newPasswdCommand(lookupEnv),
+		newRecoverCommand(lookupEnv),
+		newUpgradeCommand(lookupEnv),
+		newDeleteAccountCommand(lookupEnv),
 	)
 	return cmd
 }

@@ -16,6 +16,7 @@ const defaultServer = "http://127.0.0.1:8090"
 type session struct {
 	server    string
 	username  string
+	protocol  string // --protocol, on the commands that have it
 	lookupEnv lookupEnvFunc
 }
 

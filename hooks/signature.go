@@ -81,8 +81,7 @@ func Signature(cfg SignatureConfig) *hook.Handler[*core.RequestEvent] {
 			if !hmac.Equal(sig, expectedSignature(cfg.Secret, e, ts)) {
 				return Fail(http.StatusUnauthorized, "The request signature is not valid.")
 			}
-			sum := sha256.Sum256(sig)
-			nonce, expires := hex.EncodeToString(sum[:]), at.Add(cfg.Window)
+			nonce, expires := replayNonce(sig, e.Request.Header.Get("Authorization")), at.Add(cfg.Window)
 			if cfg.InTransaction != nil && cfg.InTransaction(e) {
 				r := &Replay{Nonce: nonce, Expires: expires}
 				e.Set(keyReplay, r)
@@ -104,6 +103,21 @@ func Signature(cfg SignatureConfig) *hook.Handler[*core.RequestEvent] {
 			return e.Next()
 		},
 	}
+}
+
+// replayNonce names a signed request for the replay check. A protocol v2
+// request names no user (its session is the Authorization header, which the
+// signature does not cover), so two accounts' identical requests in the same
+// second would otherwise share one nonce and the second be refused; the
+// header is part of the nonce when there is one. A replay copies the header
+// too and is still refused. Without it (v1) the nonce is what it always was.
+func replayNonce(sig []byte, authorization string) string {
+	h := sha256.New()
+	h.Write(sig)
+	if authorization != "" {
+		h.Write([]byte("\n" + authorization))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // ParseSignatureHeaders validates the two headers' syntax; problem is the

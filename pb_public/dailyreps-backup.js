@@ -418,10 +418,18 @@ async function errorFromResponse(response, nowMs) {
  * The HTTP side of a client: URLs, signing, the clock correction, timeouts
  * and errors. createClient and protocol v2's createClientV2 share it, so both
  * protocols sign, retry and report failures alike.
- * @param {ClientOptions} [options]
+ * @param {ClientOptions & {usedSignatures?: Map<string, number>}} [options] usedSignatures:
+ *   the (timestamp, request) pairs signed, when several clients share them
  * @returns {{send: Function, json: Function, readonly clockOffset: number}}
  */
-export function createTransport({ baseUrl, signingSecret, fetch: fetchImpl, timeoutMs = 120_000, now = Date.now } = {}) {
+export function createTransport({
+  baseUrl,
+  signingSecret,
+  fetch: fetchImpl,
+  timeoutMs = 120_000,
+  now = Date.now,
+  usedSignatures = new Map(),
+} = {}) {
   const base = baseUrl ?? globalThis.location?.origin;
   if (!base) throw new TypeError('baseUrl is required outside a browser page');
   const root = new URL(base);
@@ -440,7 +448,8 @@ export function createTransport({ baseUrl, signingSecret, fetch: fetchImpl, time
   // unused second instead; a burst of repeats drifts a few seconds ahead, well
   // inside the server's window. Used (timestamp, request) pairs are kept
   // until they are far outside any window, also across clock corrections.
-  const usedSignatures = new Map();
+  // Clients may share them (usedSignatures), so that two clients of one page
+  // never sign the same request in the same second either.
   const REPLAY_MEMORY_SECONDS = 900;
 
   function uniqueTimestamp(requestKey) {

@@ -235,6 +235,10 @@ const WRONG_KEY = /wrong username or password/i;
 const UPGRADE_ATTEMPTS = 3;
 const UPGRADE_RETRY_MS = [1000, 3000];
 const MEMORY_PREFIX = 'dailyreps-v2-seen';
+// What every v2 client of this page signed, by second: two clients signing
+// in to one account at once send the same prelogin, which the server would
+// otherwise refuse the second time as a replay.
+const SIGNED = new Map();
 
 const hex = (bytes) => toHex(bytes);
 const randomBytes = (n) => globalThis.crypto.getRandomValues(new Uint8Array(n));
@@ -438,7 +442,7 @@ async function readBodyWithProgress(response, progress) {
  * @param {ClientV2Options} [options]
  */
 export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, memory } = {}) {
-  const transport = createTransport({ baseUrl, signingSecret, fetch, timeoutMs, now });
+  const transport = createTransport({ baseUrl, signingSecret, fetch, timeoutMs, now, usedSignatures: SIGNED });
   const seen = memory ?? defaultMemory();
   if (typeof seen.get !== 'function' || typeof seen.set !== 'function') throw new TypeError('memory must have get(key) and set(key, value)');
 
@@ -741,6 +745,9 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
 
   function createSession(state) {
     const versionsKnown = new Map(); // backupId -> newest version this session knows of
+    // The account's backup when the last listing showed exactly one: saves
+    // and restores without a backupId then need no listing each time.
+    let sole;
     const memoryKey = (backupId) => `${MEMORY_PREFIX}:${state.accountId}:${backupId}`;
 
     function bearer() {
@@ -755,6 +762,7 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
     async function list() {
       const body = await transport.json(await authed('GET', '/api/v2/backups'));
       if (!Array.isArray(body.backups)) throw unexpected('backups');
+      sole = body.backups.length === 1 && BACKUP_ID.test(body.backups[0]?.id) ? body.backups[0].id : undefined;
       for (const b of body.backups) {
         if (typeof b?.id === 'string' && Number.isSafeInteger(b.version)) {
           versionsKnown.set(b.id, b.version);
@@ -767,6 +775,7 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
     /** The backup meant: the one named, else the account's only one. */
     async function which(backupId, { create = false } = {}) {
       if (backupId !== undefined) return checkBackupId(backupId);
+      if (sole) return sole;
       const backups = await list();
       if (backups.length === 1) return checkBackupId(backups[0].id);
       if (backups.length === 0) {
@@ -825,6 +834,8 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
             progress({ phase: 'upload', done: data.length, total: data.length });
             const saved = Number.isSafeInteger(body.version) ? body.version : version;
             versionsKnown.set(id, saved);
+            // Saved to another backup than the only one: there may be two now.
+            sole = backupId === undefined || id === sole ? id : undefined;
             await memoryRaise(memoryKey(id), saved);
             return { backupId: id, version: saved, updatedAt: body.updatedAt };
           } catch (error) {
@@ -845,7 +856,13 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
         if (version !== undefined) checkVersion(version);
         const progress = progressReporter(onProgress);
         const id = await which(backupId);
-        const response = await authed('GET', `/api/v2/backups/${id}`, { query: { version } });
+        let response;
+        try {
+          response = await authed('GET', `/api/v2/backups/${id}`, { query: { version } });
+        } catch (error) {
+          if (error?.code === ERROR_CODES.notFound && sole === id) sole = undefined; // deleted elsewhere
+          throw error;
+        }
         let body;
         try {
           body = JSON.parse(await readBodyWithProgress(response, progress));
@@ -895,6 +912,7 @@ export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, 
         const id = await which(backupId);
         await authed('DELETE', `/api/v2/backups/${id}`);
         versionsKnown.delete(id);
+        if (sole === id) sole = undefined;
         return true;
       },
 

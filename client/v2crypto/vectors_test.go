@@ -1,4 +1,4 @@
-package v2crypto
+package v2crypto_test
 
 import (
 	"encoding/base64"
@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/dailyreps/backup/client"
+	. "github.com/dailyreps/backup/client/v2crypto"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/protocol-v2-vectors.json from the inputs")
