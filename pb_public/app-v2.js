@@ -85,6 +85,9 @@ const ui = {
   backupChoiceField: $('backup-choice-field'),
   backupChoice: $('backup-choice'),
   accountLoad: $('account-load'),
+  adopt: $('adopt'),
+  adoptForm: $('adopt-form'),
+  adoptPassword: $('adopt-password'),
   logout: $('logout'),
   usage: $('usage'),
   activityTable: $('v2-activity-table'),
@@ -127,6 +130,7 @@ Object.assign(PHASE_LABELS, {
   'v2-opening': 'Opening your account…',
   'v2-saving': 'Encrypting and sending the backup…',
   'v2-logout': 'Logging out…',
+  'v2-adopt': 'Opening the other backup…',
 });
 
 let info = null;
@@ -216,6 +220,9 @@ function describeV2(error, action) {
     case ERROR_CODES.notFound:
       if (action === 'upgrade') {
         return 'No backup made without an account was found for this username and password. Check both: the password is case-sensitive. If you already upgraded it, log in instead.';
+      }
+      if (action === 'adopt') {
+        return 'No backup made without an account was found under this username with that password. Check it: it is case-sensitive. Nothing was changed.';
       }
       if (action === 'restore' || action === 'versions') return 'This backup is no longer on the server.';
       break;
@@ -366,7 +373,7 @@ function checkSecret() {
 }
 
 function clearPasswords() {
-  for (const field of [ui.loginPassword, ui.registerPassword, ui.registerRepeat, ui.recoverCode, ui.recoverPassword, ui.recoverRepeat, ui.upgradePassword, ui.passwordCurrent, ui.passwordNew, ui.passwordRepeat, ui.deletePassword]) {
+  for (const field of [ui.adoptPassword, ui.loginPassword, ui.registerPassword, ui.registerRepeat, ui.recoverCode, ui.recoverPassword, ui.recoverRepeat, ui.upgradePassword, ui.passwordCurrent, ui.passwordNew, ui.passwordRepeat, ui.deletePassword]) {
     field.value = '';
   }
 }
@@ -892,6 +899,24 @@ async function onAccount() {
   });
 }
 
+/** Brings another v1 backup of the username (an older password's) into the account. */
+async function onAdopt() {
+  await runSigned('adopt', 'session', async (s) => {
+    const password = readPassword(ui.adoptPassword, 'the password of that backup');
+    setProgress('v2-adopt');
+    const { backupId: adopted } = await s.adoptV1(s.username, password);
+    clearPasswords();
+    await loadBackups(adopted);
+    clearRestored();
+    clearVersions();
+    ui.adopt.open = false;
+    showStatus(
+      'session',
+      `Brought in, with every version: this account now holds ${plural(backups.length, 'backup')}. It is the one chosen under "Backup" above; restore it, or choose another.`,
+    );
+  });
+}
+
 // ---------------------------------------------------------------------------
 // Password, deletion, logout
 
@@ -1038,6 +1063,7 @@ export async function startV2(options) {
   submit(ui.backupForm, onSave);
   submit(ui.passwordForm, onChangePassword);
   submit(ui.deleteForm, onDeleteAccount);
+  submit(ui.adoptForm, onAdopt);
   ui.recoverySaved.addEventListener('click', onRecoverySaved);
   ui.recoveryShowAgain.addEventListener('click', onRecoveryShowAgain);
   ui.recoveryCopy.addEventListener('click', onRecoveryCopy);

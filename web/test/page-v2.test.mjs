@@ -501,6 +501,61 @@ describe('the account view (protocol v2)', () => {
     await page.close();
   });
 
+  test('another backup of the username, under an older password, is brought into the account', async () => {
+    const username = uniqueName('Two');
+    const first = await createClient({ baseUrl: main.url }).account(username, 'first password');
+    const second = await createClient({ baseUrl: main.url }).account(username, 'second password');
+    await first.register();
+    await first.save('{"from":"first"}');
+    await second.save('{"from":"second"}');
+    await second.save('{"from":"second","v":2}');
+
+    const page = await openPage();
+    await chooseMode(page, 'upgrade');
+    await page.getByTestId('upgrade-username').fill(username);
+    await page.getByTestId('upgrade-password').fill('first password');
+    assertOk(await act(page, 'upgrade'), /now in an account/);
+    await confirmRecovery(page);
+    assert.equal(await visible(page, 'backup-choice'), false, 'one backup: nothing to choose');
+
+    await page.getByTestId('adopt-summary').click();
+    await page.getByTestId('adopt-password').fill('third password');
+    assertError(await act(page, 'adopt-submit'), 'not_found', /No backup made without an account was found.*Nothing was changed/);
+    await page.getByTestId('adopt-password').fill('second password');
+    assertOk(await act(page, 'adopt-submit'), /Brought in, with every version: this account now holds 2 backups/);
+    assert.ok(await visible(page, 'backup-choice'), 'two backups: a choice');
+    assertOk(await act(page, 'v2-restore'), /version 2\b/);
+    assert.equal(await downloadOf(page, 'v2-download'), '{"from":"second","v":2}');
+
+    const other = await page.evaluate(() => [...document.querySelectorAll('[data-testid="backup-choice"] option')].find((o) => !o.selected).value);
+    await page.getByTestId('backup-choice').selectOption(other);
+    assertOk(await act(page, 'v2-restore'), /version 1\b/);
+    assert.equal(await downloadOf(page, 'v2-download'), '{"from":"first"}');
+    await axeCheck(page, 'two backups');
+    assert.equal(await second.restore().catch((e) => e.code), 'not_found', 'the adopted v1 key is retired');
+    await page.close();
+  });
+
+  test('a server that requires signed requests gets them from the account view too', async () => {
+    const secret = randomBytes(16).toString('hex');
+    const signed = await startBackupServer(await serverBinary(), 'page-v2-signed', { ...RELAXED_LIMITS, DAILYREPS_HMAC_SECRET: secret });
+    const page = await openPage(signed);
+    assert.ok(await visible(page, 'v2-signing-secret'), 'the account view asks for the secret');
+    await chooseMode(page, 'register');
+    await page.getByTestId('register-username').fill(uniqueName('Signed'));
+    await page.getByTestId('register-password').fill('pw');
+    await page.getByTestId('register-repeat').fill('pw');
+    assertError(await act(page, 'create-account'), 'input', /signing secret/);
+    assert.equal(await focusedTestId(page), 'v2-signing-secret');
+    await page.getByTestId('v2-signing-secret').fill(secret);
+    assertOk(await act(page, 'create-account'), /Account created/);
+    await confirmRecovery(page);
+    await page.getByTestId('v2-document').fill('{"signed":true}');
+    assertOk(await act(page, 'v2-save'), /version 1\b/);
+    assertOk(await act(page, 'v2-restore'), /version 1\b/);
+    await page.close();
+  });
+
   test('recover with the code, confirm the new code, then log in with the new password', async () => {
     const username = uniqueName('Forgot');
     const { session, recoveryCode } = await device().register(username, 'forgotten');
