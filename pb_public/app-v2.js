@@ -177,20 +177,20 @@ function progressFor(derivePhase) {
 // ---------------------------------------------------------------------------
 // Errors in plain words
 
-const code = (error) => error?.code;
+const codeOf = (error) => error?.code;
 const serverSays = (error, re) => re.test(error?.serverMessage ?? '');
 
 /** The session is gone (expired, logged out elsewhere, ended by a password change). */
 function sessionEnded(error) {
-  return code(error) === ERROR_CODES_V2.auth;
+  return codeOf(error) === ERROR_CODES_V2.auth;
 }
 
 function wrongPassword(error) {
-  return code(error) === ERROR_CODES_V2.wrongPassword;
+  return codeOf(error) === ERROR_CODES_V2.wrongPassword;
 }
 
 function nameTaken(error) {
-  return code(error) === ERROR_CODES_V2.nameTaken;
+  return codeOf(error) === ERROR_CODES_V2.nameTaken;
 }
 
 function describeV2(error, action) {
@@ -216,7 +216,7 @@ function describeV2(error, action) {
     }
     return 'This username is taken. If it is yours, log in instead. If you backed up under it before accounts existed, choose "Upgrade a backup made without an account".';
   }
-  switch (code(error)) {
+  switch (codeOf(error)) {
     case ERROR_CODES.notFound:
       if (action === 'upgrade') {
         return 'No backup made without an account was found for this username and password. Check both: the password is case-sensitive. If you already upgraded it, log in instead.';
@@ -587,7 +587,7 @@ async function onRecoveryConfirm() {
     async () => {
       if (!pending) return;
       const want = groupsOf(pending.code);
-      for (const [k, field] of ui.recoveryGroups.entries()) field.removeAttribute('aria-invalid');
+      for (const field of ui.recoveryGroups) field.removeAttribute('aria-invalid');
       for (const [k, field] of ui.recoveryGroups.entries()) {
         const i = pending.picks[k];
         if (normalizeCode(field.value) !== want[i]) {
@@ -601,6 +601,8 @@ async function onRecoveryConfirm() {
         }
       }
       const { session: s, why, backupId: upgraded } = pending;
+      // The code stays on screen until the account has opened: a failure here can be retried.
+      await startSession(s, { greeting: why, backupId: upgraded });
       pending = null;
       // Shown once: the code leaves the page with its download.
       ui.recoveryCode.textContent = '';
@@ -608,8 +610,6 @@ async function onRecoveryConfirm() {
       if (recoveryUrl) URL.revokeObjectURL(recoveryUrl);
       recoveryUrl = null;
       ui.recoveryDownload.removeAttribute('href');
-      ui.recoveryCard.hidden = true;
-      await startSession(s, { greeting: why, backupId: upgraded });
     },
     describeV2,
   );
@@ -982,7 +982,7 @@ async function onLogout() {
       endSession();
       if (problem) {
         const until = s.expiresAt ? ` It ends by itself at ${timeFormat.format(new Date(s.expiresAt))}.` : '';
-        showError('signin', `Logged out on this page, but the server could not be told (${describeV2(problem, 'logout')}).${until}`, code(problem) ?? 'network');
+        showError('signin', `Logged out on this page, but the server could not be told (${describeV2(problem, 'logout')}).${until}`, codeOf(problem) ?? 'network');
         return;
       }
       showStatus('signin', 'Logged out. The document and anything restored were cleared from this page.');
@@ -1076,6 +1076,10 @@ export async function startV2(options) {
     backupId = ui.backupChoice.value;
     clearRestored();
     clearVersions();
+  });
+  // Leaving while a recovery code waits to be confirmed would lose the only sight of it.
+  window.addEventListener('beforeunload', (e) => {
+    if (pending) e.preventDefault();
   });
   ui.signinCard.hidden = false;
 }
