@@ -698,6 +698,39 @@ describe('the account view (protocol v2)', () => {
     await page.close();
   });
 
+  test('on a phone, the recovery code fits and results appear in view; the two views are one link apart', async () => {
+    const page = await openPage();
+    await page.setViewportSize({ width: 375, height: 700 });
+    assert.equal(await page.getByTestId('view-account').getAttribute('aria-current'), 'page');
+    await chooseMode(page, 'register');
+    await page.getByTestId('register-username').fill(uniqueName('Phone'));
+    await page.getByTestId('register-password').fill('pw');
+    await page.getByTestId('register-repeat').fill('pw');
+    await act(page, 'create-account');
+    const fits = await page.evaluate(() => {
+      const code = document.querySelector('[data-testid="recovery-code"]').getBoundingClientRect();
+      const card = document.querySelector('[data-testid="recovery-card"]').getBoundingClientRect();
+      return { page: document.documentElement.scrollWidth <= innerWidth, code: code.right <= card.right && code.top >= 0 && code.bottom <= innerHeight };
+    });
+    assert.deepEqual(fits, { page: true, code: true }, 'the code is whole and in view, with no sideways scrolling');
+    await shoot(page, 'phone-recovery-code');
+    await confirmRecovery(page);
+    const inView = await page.evaluate(() => {
+      const r = document.querySelector('[data-testid="status"]').getBoundingClientRect();
+      return r.top >= 0 && r.bottom <= innerHeight;
+    });
+    assert.ok(inView, 'the result of opening the account is in view');
+
+    await page.getByTestId('view-v1').click();
+    assert.ok(await visible(page, 'v1-view'));
+    assert.equal(await visible(page, 'v2-view'), false);
+    assert.equal(await page.getByTestId('view-v1').getAttribute('aria-current'), 'page');
+    assert.match(await page.getByTestId('v1-note').textContent(), /before accounts existed/);
+    await page.goBack();
+    assert.ok(await visible(page, 'signed-in'), 'back to the account, still signed in');
+    await page.close();
+  });
+
   test('axe-core finds no violations in any view of the account page, light and dark', async () => {
     const page = await openPage();
     await axeCheck(page, 'login form');
