@@ -224,7 +224,7 @@ function describeV2(error, action) {
       if (action === 'adopt') {
         return 'No backup made without an account was found under this username with that password. Check it: it is case-sensitive. Nothing was changed.';
       }
-      if (action === 'restore' || action === 'versions') return 'This backup is no longer on the server.';
+      if (['save', 'restore', 'versions'].includes(action)) return 'This backup is no longer on the server: it was deleted, perhaps from another device.';
       break;
     case ERROR_CODES.decrypt:
       return 'The backup could not be decrypted: it was changed on the server, or it does not belong to this account.';
@@ -248,7 +248,7 @@ function describeV2(error, action) {
       break;
     default:
   }
-  return describeError(error, action === 'save' ? 'v2-save' : action);
+  return describeError(error, action);
 }
 
 // ---------------------------------------------------------------------------

@@ -89,7 +89,7 @@ const encoder = new TextEncoder();
 // ---------------------------------------------------------------------------
 // Formatting
 
-export const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 // Activity is kept per minute, so seconds would claim a precision it lacks.
 export const minuteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 export const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
@@ -245,7 +245,7 @@ for (const el of document.querySelectorAll('.feedback')) {
 // One message at a time, in the card of the last action.
 let message = null;
 
-export function showMessage(section, kind, text, code) {
+function showMessage(section, kind, text, code) {
   clearMessages();
   const p = document.createElement('p');
   p.className = `banner ${kind === 'error' ? 'error' : 'ok'}`;
@@ -418,7 +418,7 @@ function usable(el) {
  * result is scrolled into view, and focus stays on the control used while
  * that is still in view and usable, or else moves to the result.
  */
-export function settleFocus(control) {
+function settleFocus(control) {
   const active = document.activeElement;
   if (active && active !== control && active !== document.body && usable(active)) return;
   if (!message) return;
