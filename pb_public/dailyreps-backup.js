@@ -351,6 +351,8 @@ async function signDigest(secret, { method, path, bodyHash, timestamp }) {
 // ---------------------------------------------------------------------------
 // HTTP
 
+const REPLAYED = /already received/i;
+
 function progressReporter(callback) {
   return (phase, extra) => {
     if (typeof callback !== 'function') return;
@@ -418,8 +420,10 @@ async function errorFromResponse(response, nowMs) {
  * The HTTP side of a client: URLs, signing, the clock correction, timeouts
  * and errors. createClient and protocol v2's createClientV2 share it, so both
  * protocols sign, retry and report failures alike.
- * @param {ClientOptions & {usedSignatures?: Map<string, number>}} [options] usedSignatures:
- *   the (timestamp, request) pairs signed, when several clients share them
+ * @param {ClientOptions & {usedSignatures?: Map<string, number>, retryReplay?: boolean}} [options]
+ *   usedSignatures: the (timestamp, request) pairs signed, when several clients share them;
+ *   retryReplay: sign again at the next second (twice at most) when the server refuses a
+ *   request as already received
  * @returns {{send: Function, json: Function, readonly clockOffset: number}}
  */
 export function createTransport({
@@ -429,6 +433,7 @@ export function createTransport({
   timeoutMs = 120_000,
   now = Date.now,
   usedSignatures = new Map(),
+  retryReplay = false,
 } = {}) {
   const base = baseUrl ?? globalThis.location?.origin;
   if (!base) throw new TypeError('baseUrl is required outside a browser page');
@@ -470,6 +475,7 @@ export function createTransport({
     const target = url.pathname + url.search;
     const bodyHash = secret === undefined ? undefined : await sha256Hex(payload ?? '');
 
+    let replays = 0;
     for (let attempt = 0; ; attempt++) {
       const headers = { Accept: 'application/json', ...extra };
       if (payload !== undefined) headers['Content-Type'] = 'application/json';
@@ -504,7 +510,15 @@ export function createTransport({
       if (response.status === 200) return response;
 
       const error = await errorFromResponse(response, now());
-      if (response.status === 401 && error.serverTime !== undefined && secret !== undefined && attempt === 0) {
+      // Another device sent the very same request, signed in the same
+      // second (two devices signing in to one account send the same
+      // prelogin): the server refused this one before doing anything, and
+      // the next unused second makes it a new request.
+      if (retryReplay && response.status === 401 && secret !== undefined && replays < 2 && REPLAYED.test(error.serverMessage ?? '')) {
+        replays++;
+        continue;
+      }
+      if (response.status === 401 && error.serverTime !== undefined && secret !== undefined && attempt === replays) {
         const corrected = error.serverTime - Math.floor(now() / 1000);
         // One retry only, and only if the clock was the problem: otherwise a
         // second refusal is certain and would just spend rate limit.

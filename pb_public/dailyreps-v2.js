@@ -442,7 +442,7 @@ async function readBodyWithProgress(response, progress) {
  * @param {ClientV2Options} [options]
  */
 export function createClientV2({ baseUrl, signingSecret, fetch, timeoutMs, now, memory } = {}) {
-  const transport = createTransport({ baseUrl, signingSecret, fetch, timeoutMs, now, usedSignatures: SIGNED });
+  const transport = createTransport({ baseUrl, signingSecret, fetch, timeoutMs, now, usedSignatures: SIGNED, retryReplay: true });
   const seen = memory ?? defaultMemory();
   if (typeof seen.get !== 'function' || typeof seen.set !== 'function') throw new TypeError('memory must have get(key) and set(key, value)');
 

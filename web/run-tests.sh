@@ -8,7 +8,7 @@
 #   web/run-tests.sh              all tests
 #   web/run-tests.sh protocol     only the Node protocol and client tests (no server, no browser)
 #   web/run-tests.sh browser      only the page, and the v2 module against the server in Node and Chromium
-#   web/run-tests.sh interop      only the Go client and the page together
+#   web/run-tests.sh interop      only the Go client with the page (v1) and with the module in Chromium (v2)
 #   web/run-tests.sh usability    only the page as a person uses it (screenshots in web/test-artifacts/)
 #   web/run-tests.sh page-v2      only the page's account view (protocol v2), every flow
 #
@@ -24,10 +24,11 @@ cd "$web_dir"
 suite="${1:-all}"
 case "$suite" in
   all) files=(test/protocol.test.mjs test/protocol-v2.test.mjs test/client-v2.test.mjs test/browser.test.mjs test/client-v2-server.test.mjs
-    test/interop.test.mjs test/usability.test.mjs test/page-v2.test.mjs) ;;
+    test/interop.test.mjs test/interop-v2.test.mjs test/usability.test.mjs test/page-v2.test.mjs) ;;
   protocol) files=(test/protocol.test.mjs test/protocol-v2.test.mjs test/client-v2.test.mjs) ;;
   browser) files=(test/browser.test.mjs test/client-v2-server.test.mjs) ;;
-  interop | usability | page-v2) files=("test/$suite.test.mjs") ;;
+  interop) files=(test/interop.test.mjs test/interop-v2.test.mjs) ;;
+  usability | page-v2) files=("test/$suite.test.mjs") ;;
   *) echo "usage: $0 [all|protocol|browser|interop|usability|page-v2]" >&2; exit 2 ;;
 esac
 

@@ -8,7 +8,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createDecipheriv, hkdfSync, pbkdf2Sync } from 'node:crypto';
 
-import { deriveKey, deriveStorageKey, deriveUserId, fromBase64, seal } from '../../pb_public/dailyreps-backup.js';
+import { createClient, deriveKey, deriveStorageKey, deriveUserId, fromBase64, seal } from '../../pb_public/dailyreps-backup.js';
 import {
   BackupError,
   ERROR_CODES_V2,
@@ -226,6 +226,27 @@ describe('login', () => {
       memory: new Map(),
     });
     await rejectsWith(signed.login('a', PASSWORD), CODES.unauthorized, /signature/);
+  });
+
+  test('a request another client signed in the same second is signed again; v1 keeps its single try', async () => {
+    const replayed = { status: 401, body: { error: 'This request was already received.' } };
+    const kdf = { name: 'PBKDF2-SHA256', iterations: 600_000, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' };
+    const fetch = scripted(replayed, { body: { kdf } }, { status: 401, body: { error: 'Wrong username or password.' } });
+    const now = () => 1_800_000_000_000;
+    const client = createClientV2({ baseUrl: BASE, fetch, signingSecret: 's', now, memory: new Map() });
+    await rejectsWith(client.login('someone', PASSWORD), CODES.wrongPassword);
+    const stamps = fetch.calls.map((c) => c.headers.get('X-Timestamp'));
+    assert.deepEqual(fetch.calls.map((c) => c.url.pathname), ['/api/v2/prelogin', '/api/v2/prelogin', '/api/v2/login']);
+    assert.notEqual(stamps[0], stamps[1], 'signed again at another second');
+
+    // A second client of the page does not sign the same prelogin in the same second at all.
+    const other = scripted({ body: { kdf } }, { status: 401, body: { error: 'Wrong username or password.' } });
+    await rejectsWith(createClientV2({ baseUrl: BASE, fetch: other, signingSecret: 's', now, memory: new Map() }).login('someone', PASSWORD), CODES.wrongPassword);
+    assert.ok(!stamps.includes(other.calls[0].headers.get('X-Timestamp')), 'the clients share what they signed');
+
+    const v1fetch = scripted(replayed);
+    await assert.rejects((await createClient({ baseUrl: BASE, fetch: v1fetch, signingSecret: 's', now }).account('x', 'y')).restore(), { code: 'unauthorized' });
+    assert.equal(v1fetch.calls.length, 1);
   });
 
   test('requests are signed when a signing secret is set', async () => {
