@@ -420,7 +420,8 @@ func expectMoved(t *testing.T, s store.Store, up store.Upgrade, versions []store
 		want := v
 		want.LegacyKey = up.LegacyKey
 		if err != nil || got != want {
-			t.Fatalf("version %d after the upgrade: %+v, %v; want %+v", v.Version, got, err, want)
+			t.Fatalf("version %d after the upgrade: %v, version %d of %d bytes at %v (legacy key %q); want %d bytes at %v (%q)",
+				v.Version, err, got.Version, len(got.Data), got.UpdatedAt, got.LegacyKey, len(v.Data), v.UpdatedAt, want.LegacyKey)
 		}
 		infos = append(infos, store.VersionInfo{Version: v.Version, UpdatedAt: v.UpdatedAt, Size: int64(len(v.Data))})
 	}
@@ -438,7 +439,8 @@ func expectV1(t *testing.T, s store.Store, user, key string, versions []store.Ba
 	t.Helper()
 	for _, v := range versions {
 		if got, err := s.GetBackup(ctx, user, key, v.Version); err != nil || got != v {
-			t.Fatalf("v1 version %d: %+v, %v; want %+v", v.Version, got, err, v)
+			t.Fatalf("v1 version %d of %.8s: %v, version %d of %d bytes at %v (legacy key %q); want %d bytes at %v",
+				v.Version, key, err, got.Version, len(got.Data), got.UpdatedAt, got.LegacyKey, len(v.Data), v.UpdatedAt)
 		}
 	}
 }

@@ -1,0 +1,34 @@
+package postgres
+
+import (
+	"testing"
+
+	"github.com/dailyreps/backup/store/postgres/pgtest"
+	"github.com/dailyreps/backup/store/storetest"
+)
+
+// A database as the release before accounts left it (backups migrated from
+// the first layout, and one written in the versions layout) keeps every
+// backup: each version restores byte for byte, v1 saves go on, and each
+// backup can be upgraded into an account.
+func TestAccountsMigrationKeepsEveryBackup(t *testing.T) {
+	pgtest.SkipIfUnset(t)
+	dsn, db := v1Schema(t)
+	f := storetest.WriteV1(t, db, v1Columns, 10)
+	ms := embeddedMigrations(t)
+	if ms[3].name != "0004_accounts.sql" {
+		t.Fatalf("migration 4 is %s", ms[3].name)
+	}
+	if err := migrate(ctx, db.DB(), ms[:3]); err != nil {
+		t.Fatal(err)
+	}
+	storetest.WriteCurrent(t, db, v1Columns, "current-backup-01", &f)
+	s := open(t, dsn, Options{})
+	var unnamed int
+	if err := db.NewQuery(`SELECT COUNT(*) FROM backups WHERE name = '' AND legacy_key = ''`).Row(&unnamed); err != nil || unnamed != 4 {
+		t.Fatalf("%d backups without a name or a legacy key, want 4 (%v)", unnamed, err)
+	}
+	storetest.CheckV1(t, s, f)
+	storetest.CheckUpgrade(t, s, f, [2]string{storetest.CurrentUser, storetest.CurrentKey},
+		[2]string{storetest.ID("v1-user-b"), storetest.ID("v1-key-b")})
+}
