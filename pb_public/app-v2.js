@@ -1077,9 +1077,15 @@ export async function startV2(options) {
     clearRestored();
     clearVersions();
   });
+  ui.signinCard.hidden = false;
+  // #upgrade (the link in the other view) opens the account view on the upgrade form.
+  const fromAddress = () => {
+    if (location.hash === '#upgrade' && !session && !pending) setMode('upgrade', { focus: true });
+  };
+  window.addEventListener('hashchange', fromAddress);
+  fromAddress();
   // Leaving while a recovery code waits to be confirmed would lose the only sight of it.
   window.addEventListener('beforeunload', (e) => {
     if (pending) e.preventDefault();
   });
-  ui.signinCard.hidden = false;
 }

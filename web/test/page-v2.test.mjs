@@ -409,6 +409,21 @@ describe('the account view (protocol v2)', () => {
     await page.close();
   });
 
+  test('too many wrong passwords are slowed down, in plain words with the wait', async () => {
+    const server = await startBackupServer(await serverBinary(), 'page-v2-lookups', {
+      ...RELAXED_LIMITS,
+      DAILYREPS_FAILED_LOOKUP_BURST: '2',
+      DAILYREPS_FAILED_LOOKUP_REFILL: '1h',
+    });
+    const username = uniqueName('Guess');
+    await device(server).register(username, 'right');
+    const page = await openPage(server);
+    let refused;
+    for (let i = 0; i < 5 && refused?.code !== 'rate_limited'; i++) refused = await logIn(page, username, `guess ${i}`);
+    assertError(refused, 'rate_limited', /^Too many attempts\. Please wait (\d+ seconds|\d+ minutes) and try again\.$/);
+    await page.close();
+  });
+
   test('a session ended elsewhere brings back the login form and keeps the document being edited', async () => {
     const username = uniqueName('Ended');
     const other = await device().register(username, 'before');
@@ -461,8 +476,12 @@ describe('the account view (protocol v2)', () => {
     await v1.save(doc1);
     await v1.save(doc2);
 
-    const page = await openPage();
-    await chooseMode(page, 'upgrade');
+    // From the view of backups without an account, its note leads to the upgrade.
+    const page = await openPageIn(context, main);
+    assert.ok(await visible(page, 'v1-view'));
+    await page.getByTestId('v1-upgrade-link').click();
+    assert.ok(await visible(page, 'upgrade-form'), 'the link opens the upgrade form');
+    assert.equal(await focusedTestId(page), 'upgrade-username');
     const explanation = await page.getByTestId('upgrade-explanation').textContent();
     assert.match(explanation, /every stored version stays/);
     assert.match(explanation, /recovery code/);
