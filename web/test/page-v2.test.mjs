@@ -329,6 +329,8 @@ describe('the account view (protocol v2)', () => {
     const figure = /(\d+(?:\.\d)? (?:B|KiB|MiB)) of compressed JSON/.exec(hint)?.[1];
     assert.ok(figure, `the hint names the limit: ${hint}`);
     assert.equal(figure, `${(Math.floor((MAX_COMPRESSED / 1024) * 10) / 10).toFixed(1)} KiB`);
+    const limits = await page.getByTestId('v2-save-limits').textContent();
+    assert.ok(limits.includes(`Each backup holds up to ${figure} of compressed JSON`), `the limits near Save: ${limits}`);
 
     // Three times the limit, but repetitive like a real export: it fits once compressed.
     const rows = Array.from({ length: 4000 }, (_, i) => ({ day: `2025-01-${(i % 28) + 1}`, exercise: 'squat', reps: [10, 8, 6] }));
