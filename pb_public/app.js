@@ -1,5 +1,9 @@
-// The reference page: a thin UI over dailyreps-backup.js. All cryptography
-// happens in that module; this file only gathers input and explains outcomes.
+// The reference page: a thin UI over dailyreps-backup.js (protocol v1, the
+// view of backups without an account) and, when the server speaks protocol
+// v2, app-v2.js over dailyreps-v2.js (accounts). All cryptography happens in
+// those modules; these files only gather input and explain outcomes.
+// app-v2.js takes the shared pieces (messages, progress, busy state, focus,
+// formatting, previews) from the exports below.
 
 import { createClient, BackupError, ERROR_CODES } from './dailyreps-backup.js';
 import { describeJsonError } from './json-errors.js';
@@ -31,6 +35,13 @@ const ui = {
   register: $('register'),
   progress: $('progress'),
   progressLabel: $('progress-label'),
+  progressBar: $('progress-bar'),
+  viewSwitch: $('view-switch'),
+  viewAccount: $('view-account'),
+  viewV1: $('view-v1'),
+  v1View: $('v1-view'),
+  v1Note: $('v1-note'),
+  v2View: $('v2-view'),
   document: $('document'),
   sizeLimit: $('size-limit'),
   file: $('file'),
@@ -70,8 +81,8 @@ const registeredHere = new Set();
 
 // A restored document above this size is previewed, not shown whole: a text
 // area holding megabytes blocks the tab for seconds while it lays them out.
-const PREVIEW_LIMIT = 256 * 1024;
-const PREVIEW_CHARS = 6000;
+export const PREVIEW_LIMIT = 256 * 1024;
+export const PREVIEW_CHARS = 6000;
 
 const encoder = new TextEncoder();
 
@@ -80,16 +91,16 @@ const encoder = new TextEncoder();
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
 // Activity is kept per minute, so seconds would claim a precision it lacks.
-const minuteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+export const minuteFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+export const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
 
-function formatDate(iso, format = dateFormat) {
+export function formatDate(iso, format = dateFormat) {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? String(iso) : format.format(d);
 }
 
 /** round: 'down' for a limit (never promise more), 'up' for what is over one. */
-function formatBytes(n, round = 'nearest') {
+export function formatBytes(n, round = 'nearest') {
   if (!Number.isFinite(n)) return '';
   if (n < 1024) return `${n} B`;
   const [unit, size] = n < 1024 * 1024 ? ['KiB', 1024] : ['MiB', 1024 * 1024];
@@ -97,15 +108,15 @@ function formatBytes(n, round = 'nearest') {
   return `${(f((n / size) * 10) / 10).toFixed(1)} ${unit}`;
 }
 
-function formatWait(seconds) {
+export function formatWait(seconds) {
   if (!Number.isFinite(seconds)) return 'a little while';
   if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
   return `${Math.ceil(seconds / 60)} minutes`;
 }
 
-const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+export const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-const EVENT_LABELS = {
+export const EVENT_LABELS = {
   saved: 'Backup saved',
   restored: 'Backup restored',
   failed_attempt: 'Failed attempt with a wrong password',
@@ -133,12 +144,12 @@ function tooLargeMessage(what, bytes) {
   return `${what} is ${formatBytes(bytes, 'up')}; a backup on this server can hold at most ${limitText()}.`;
 }
 
-function inputError(message, code = 'input') {
+export function inputError(message, code = 'input') {
   return Object.assign(new Error(message), { code });
 }
 
 /** Why text is not JSON in plain words, or null when it is JSON. */
-function jsonProblem(text) {
+export function jsonProblem(text) {
   if (text.trim() === '') return 'it is empty';
   try {
     JSON.parse(text);
@@ -156,16 +167,21 @@ function jsonProblem(text) {
  * because the same status means different things: a 404 on save is an
  * unregistered name, on restore it is "no backup for these credentials".
  */
-function describeError(error, action) {
+export function describeError(error, action) {
   if (!(error instanceof BackupError)) {
     return error instanceof Error ? error.message : String(error);
   }
   switch (error.code) {
     case ERROR_CODES.alreadyRegistered:
+      if (/protocol v2|account/i.test(error.serverMessage ?? '')) {
+        return 'This username now has an account (its backup was upgraded). Log in under "Account" at the top of the page to back up and restore.';
+      }
       return 'This username is already registered. If it is yours, choose "I have an account here" and back up or restore with your password; otherwise choose another username.';
     case ERROR_CODES.notFound:
       if (action === 'save') return 'This username is not registered yet. Register it first, then back up.';
-      return 'No backup found for this username and password. Check both: the password is case-sensitive.';
+      return servesAccounts()
+        ? 'No backup found for this username and password. Check both: the password is case-sensitive. If you upgraded this backup to an account, log in under "Account" at the top of the page.'
+        : 'No backup found for this username and password. Check both: the password is case-sensitive.';
     case ERROR_CODES.tooLarge:
       // The server names the reason; only a quota refusal is about the quota.
       if (/quota/i.test(error.serverMessage ?? '')) {
@@ -214,7 +230,7 @@ function describeError(error, action) {
   }
 }
 
-// Every card has a polite region for results and an assertive one for
+// Every card of both views has a polite region for results and an assertive one for
 // errors, present from the start so that screen readers announce changes.
 const feedback = {};
 for (const el of document.querySelectorAll('.feedback')) {
@@ -242,20 +258,27 @@ function showMessage(section, kind, text, code) {
   return p;
 }
 
-const showStatus = (section, text) => showMessage(section, 'status', text);
-const showError = (section, text, code) => showMessage(section, 'error', text, code);
+export const showStatus = (section, text) => showMessage(section, 'status', text);
+export const showError = (section, text, code) => showMessage(section, 'error', text, code);
 
-function clearMessages() {
+const clearHooks = [clearFileError];
+
+/** fn runs whenever the messages are cleared (a field's error state goes with its message). */
+export function onClearMessages(fn) {
+  clearHooks.push(fn);
+}
+
+export function clearMessages() {
   for (const f of Object.values(feedback)) {
     f.status.replaceChildren();
     f.alert.replaceChildren();
   }
   message = null;
-  clearFileError();
+  for (const fn of clearHooks) fn();
 }
 
 // Plain words; 'derived' and 'done' are too brief to be worth a label.
-const PHASE_LABELS = {
+export const PHASE_LABELS = {
   deriving: 'Turning your password into an encryption key (this takes a moment)…',
   checking: 'Checking whether this username and password have a backup…',
   encrypting: 'Encrypting on this device…',
@@ -268,7 +291,8 @@ const PHASE_LABELS = {
   loading: 'Loading…',
 };
 
-function setProgress(phase) {
+/** Shows a phase; with `total`, the bar shows `done` of it, else it only moves. */
+export function setProgress(phase, { done, total } = {}) {
   if (!phase) {
     ui.progress.hidden = true;
     ui.progress.dataset.phase = '';
@@ -278,6 +302,12 @@ function setProgress(phase) {
   ui.progress.hidden = false;
   ui.progress.dataset.phase = phase;
   ui.progressLabel.textContent = PHASE_LABELS[phase];
+  if (Number.isFinite(total) && total > 0 && Number.isFinite(done)) {
+    ui.progressBar.max = total;
+    ui.progressBar.value = Math.min(done, total);
+  } else {
+    ui.progressBar.removeAttribute('value');
+  }
 }
 
 const onProgress = ({ phase }) => setProgress(phase);
@@ -354,12 +384,16 @@ function setMode(mode) {
 // ---------------------------------------------------------------------------
 // Actions
 
+// Every button of both views but those of a dialog, which asks a question in
+// the middle of an action.
 function actionButtons() {
-  return [ui.check, ui.register, ui.save, ui.restore, ui.versionsLoad, ui.activityLoad, ui.delete, ...ui.versionsList.querySelectorAll('button')];
+  return [...document.querySelectorAll('main button')].filter((b) => !b.closest('dialog'));
 }
 
 // Busy buttons are aria-disabled, not disabled: a disabled button drops the
 // keyboard focus to the body.
+export const isBusy = () => busy;
+
 function setBusy(value) {
   busy = value;
   document.body.setAttribute('aria-busy', String(value));
@@ -396,8 +430,11 @@ function settleFocus(control) {
   }
 }
 
-/** Runs one user action with a single busy state and one place for its outcome. */
-async function run(action, section, fn) {
+/**
+ * Runs one user action with a single busy state and one place for its
+ * outcome; `describe` turns a failure into words (the v1 sentences unless given).
+ */
+export async function run(action, section, fn, describe = describeError) {
   if (busy) return;
   const control = document.activeElement;
   setBusy(true);
@@ -406,7 +443,7 @@ async function run(action, section, fn) {
   try {
     await fn();
   } catch (error) {
-    showError(section, describeError(error, action), error instanceof BackupError ? error.code : (error.code ?? 'input'));
+    showError(section, describe(error, action), error instanceof BackupError ? error.code : (error?.code ?? 'input'));
   } finally {
     setProgress(null);
     setBusy(false);
@@ -544,7 +581,7 @@ async function onSave() {
  * The start of a JSON text, indented, without parsing the rest: a preview of
  * a large document costs what the preview shows, not what the document holds.
  */
-function indentedStart(text, limit) {
+export function indentedStart(text, limit) {
   let out = '';
   let depth = 0;
   let inString = false;
@@ -578,7 +615,7 @@ function indentedStart(text, limit) {
 }
 
 /** Yields to the event loop (input, painting) between slices of long work. */
-function yieldToEventLoop() {
+export function yieldToEventLoop() {
   // Not a timer or an animation frame: both are throttled or paused in a
   // background tab, where the work would then take minutes.
   const s = globalThis.scheduler;
@@ -599,7 +636,7 @@ function yieldToEventLoop() {
  * once blocks the page. A slice never ends inside a surrogate pair, which
  * would turn into U+FFFD.
  */
-async function textBlob(text) {
+export async function textBlob(text) {
   const parts = [];
   for (let i = 0; i < text.length; ) {
     let end = Math.min(i + PREVIEW_LIMIT, text.length);
@@ -790,6 +827,43 @@ async function onFile() {
 }
 
 // ---------------------------------------------------------------------------
+// Views: accounts (protocol v2) and backups without an account (v1)
+
+function servesAccounts() {
+  return Array.isArray(info?.protocols) && info.protocols.includes('v2');
+}
+
+/** Shows the view the address names: #v1 the backups without an account, anything else the account. */
+function showView() {
+  if (!servesAccounts()) return;
+  const v1 = location.hash === '#v1';
+  ui.v1View.hidden = !v1;
+  ui.v2View.hidden = v1;
+  for (const [link, current] of [[ui.viewV1, v1], [ui.viewAccount, !v1]]) {
+    if (current) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+/**
+ * Loads the account view. It is a module of its own, loaded only from a
+ * server that speaks v2, so that the page of backups without an account
+ * works whatever becomes of it.
+ */
+async function startAccounts() {
+  ui.viewSwitch.hidden = false;
+  ui.v1Note.hidden = false;
+  showView();
+  window.addEventListener('hashchange', showView);
+  try {
+    const { startV2 } = await import('./app-v2.js');
+    await startV2({ info, metaSecret, v1Secret: () => ui.secret.value.trim() });
+  } catch (error) {
+    showError('signin', `The account part of this page failed to load (${error?.message ?? error}). Backups without an account still work under "Backups without an account".`, 'unexpected');
+  }
+}
+
+// ---------------------------------------------------------------------------
 // Start-up
 
 async function loadInfo() {
@@ -810,6 +884,7 @@ async function loadInfo() {
   ui.secretField.hidden = !(info.signatureRequired && !metaSecret);
   if (limitText()) ui.sizeLimit.textContent = `A backup can hold up to ${limitText()}.`;
   showSaveLimits();
+  if (servesAccounts()) await startAccounts();
 }
 
 ui.form.addEventListener('submit', (e) => {
