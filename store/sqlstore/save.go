@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -38,20 +37,15 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 				return err
 			}
 		}
-		var found string
 		// Locks the user row (PostgreSQL) so a user's saves queue across
 		// instances: the counts below then cannot be raced.
-		if err := s.txRow(tx, s.q.lockUser, dbx.Params{"user": req.User}, &found); err != nil {
+		var foundID sql.NullString
+		var foundVersion sql.NullInt64
+		err := s.txRow(tx, s.q.lockUserBackup, dbx.Params{"user": req.User, "key": req.Key}, &foundID, &foundVersion)
+		if err != nil {
 			return err // no rows: unknown user
 		}
-
-		var id string
-		var current int64
-		err := s.txRow(tx, s.q.backupForSave, dbx.Params{"user": req.User, "key": req.Key}, &id, &current)
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
+		id, current, exists := foundID.String, foundVersion.Int64, foundID.Valid
 		if req.IfMatch > 0 && current != req.IfMatch {
 			// Checked before anything is counted against the limits.
 			return &store.StaleError{Current: current}
@@ -116,6 +110,9 @@ func (s *Store) create(tx *dbx.Tx, req store.SaveRequest) error {
 // it returns the new version and how many history versions it dropped.
 func (s *Store) addVersion(tx *dbx.Tx, req store.SaveRequest, id string, current int64) (int64, int64, error) {
 	next, size := current+1, int64(len(req.Data))
+	if s.d.AddVersion != "" {
+		return s.addVersionAtOnce(tx, req, id, current, size)
+	}
 	oldest, err := s.oldestDropped(tx, req, id, next, size)
 	if err != nil {
 		return 0, 0, err
@@ -147,6 +144,24 @@ func (s *Store) addVersion(tx *dbx.Tx, req store.SaveRequest, id string, current
 	}
 	pruned, err := res.RowsAffected()
 	return next, pruned, err
+}
+
+// addVersionAtOnce is addVersion as the dialect's one statement.
+func (s *Store) addVersionAtOnce(tx *dbx.Tx, req store.SaveRequest, id string, current, size int64) (int64, int64, error) {
+	if quota := req.Limits.QuotaBytes; quota > 0 && size > quota {
+		return 0, 0, store.ErrQuota
+	}
+	var next, pruned int64
+	err := s.txRow(tx, s.d.AddVersion, dbx.Params{"id": id, "current": current, "size": size, "at": ms(req.Now),
+		"data": req.Data, "depth": req.Limits.HistoryDepth, "quota": req.Limits.QuotaBytes, "now": s.d.TimeArg(req.Now)},
+		&next, &pruned)
+	if err != nil {
+		return 0, 0, err
+	}
+	if next == 0 {
+		return 0, 0, &store.StaleError{Current: current}
+	}
+	return next, pruned, nil
 }
 
 // oldestDropped returns the newest version that must go when version next
