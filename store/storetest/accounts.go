@@ -42,6 +42,8 @@ var accountTests = map[string]func(*testing.T, store.Store){
 	"RekeyAccounts":          testRekeyAccounts,
 	"AccountStats":           testAccountStats,
 	"AccountErrorsClosedSet": testAccountErrorSet,
+	"SessionDeleteRace":      testSessionDeleteRace,
+	"UpgradeRacingV1Saves":   testUpgradeRacingV1Saves,
 }
 
 // account returns a NewAccount for name with material derived from name
@@ -751,14 +753,18 @@ func testListBackups(t *testing.T, s store.Store) {
 	}
 	mustV2Save(t, s, v2Save(u, "older", "1", 1, t0))
 	mustV2Save(t, s, v2Save(u, "newer", "22", 1, t0.Add(time.Minute)))
-	mustV2Save(t, s, v2Save(u, "older", "333", 2, t0.Add(2*time.Minute)))
+	// A time finer than the store keeps is listed as a restore answers it.
+	mustV2Save(t, s, v2Save(u, "older", "333", 2, t0.Add(2*time.Minute+1234567*time.Nanosecond)))
 	// Another account's backup of the same name is its own.
 	b := account("list-other")
 	mustCreate(t, s, b)
 	mustV2Save(t, s, v2Save(b.Account.User, "older", "4444", 1, t0.Add(3*time.Minute)))
 
 	list, err := s.ListBackups(ctx, u)
-	want := []store.BackupInfo{{Name: "older", Version: 2, Size: 3, UpdatedAt: t0.Add(2 * time.Minute)},
+	if b, err := s.GetBackup(ctx, u, ID("backup:older"), 0); err != nil || !b.UpdatedAt.Equal(t0.Add(2*time.Minute+time.Millisecond)) {
+		t.Fatalf("restore's time: %v, %v", b.UpdatedAt, err)
+	}
+	want := []store.BackupInfo{{Name: "older", Version: 2, Size: 3, UpdatedAt: t0.Add(2*time.Minute + time.Millisecond)},
 		{Name: "newer", Version: 1, Size: 2, UpdatedAt: t0.Add(time.Minute)}}
 	if err != nil || !slices.Equal(list, want) {
 		t.Fatalf("list = %+v, %v; want %+v", list, err, want)
@@ -1014,4 +1020,73 @@ func upgradeAccount(user string) store.NewAccount {
 	a := account("v1-taken")
 	a.Account.User, a.Session.User = user, user
 	return a
+}
+
+// Logins racing the account's deletion: each either lands before it (and
+// goes with it) or finds no account; none is left behind, and nothing fails
+// outside the closed set.
+func testSessionDeleteRace(t *testing.T, s store.Store) {
+	a := account("session-race")
+	mustCreate(t, s, a)
+	u := a.Account.User
+	var wg sync.WaitGroup
+	const n = 12
+	errs := make([]error, n+1)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.CreateSession(ctx, store.Session{Token: ID(fmt.Sprint("session-race-", i)), User: u, Expires: t0.Add(time.Hour)}, t0)
+		})
+	}
+	wg.Go(func() { errs[n] = s.DeleteUser(ctx, u) })
+	wg.Wait()
+	if errs[n] != nil {
+		t.Fatalf("delete: %v", errs[n])
+	}
+	for i, err := range errs[:n] {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("login %d: %v, want success or ErrNotFound", i, err)
+		}
+		expectSession(t, s, ID(fmt.Sprint("session-race-", i)), t0, "")
+	}
+}
+
+// v1 saves of new keys racing the user's upgrade: each lands before it (a
+// v1 backup the upgrade leaves alone) or is refused with ErrAccount after
+// it; the upgrade itself always succeeds.
+func testUpgradeRacingV1Saves(t *testing.T, s store.Store) {
+	u, k := ID("race-v1-user"), ID("race-v1-key")
+	mustRegister(t, s, u)
+	versions := v1Backup(t, s, u, k, 2)
+	up := upgrade("race-v1", u, k, "race-v1")
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	var upErr error
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = save(s, u, ID(fmt.Sprint("race-v1-new-", i)), fmt.Sprint("new ", i), t0, noLimits)
+		})
+	}
+	wg.Go(func() { upErr = s.UpgradeV1(ctx, up) })
+	wg.Wait()
+	if upErr != nil {
+		t.Fatalf("upgrade: %v", upErr)
+	}
+	expectMoved(t, s, up, versions)
+	for i, err := range errs {
+		key := ID(fmt.Sprint("race-v1-new-", i))
+		b, getErr := s.GetBackup(ctx, u, key, 0)
+		switch {
+		case err == nil:
+			if getErr != nil || b.Data != fmt.Sprint("new ", i) {
+				t.Errorf("save %d succeeded but reads %+v, %v", i, b, getErr)
+			}
+		case errors.Is(err, store.ErrAccount):
+			if !errors.Is(getErr, store.ErrNotFound) {
+				t.Errorf("save %d refused but its backup exists: %v", i, getErr)
+			}
+		default:
+			t.Errorf("save %d: %v, want success or ErrAccount", i, err)
+		}
+	}
 }
