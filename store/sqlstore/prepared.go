@@ -167,3 +167,14 @@ func (s *Store) readRow(ctx context.Context, query string, params dbx.Params, de
 	}
 	return s.read.NewQuery(query).Bind(params).WithContext(ctx).Row(dest...)
 }
+
+// writeRow is readRow on the write pool, for a statement that is its own
+// transaction.
+func (s *Store) writeRow(ctx context.Context, query string, params dbx.Params, dest ...any) error {
+	if p := s.writeStmts.get(query); p != nil {
+		if args, ok := p.args(params); ok {
+			return p.stmt.QueryRowContext(ctx, args...).Scan(dest...)
+		}
+	}
+	return s.write.NewQuery(query).Bind(params).WithContext(ctx).Row(dest...)
+}

@@ -30,6 +30,12 @@ func (s *Store) insertUser(tx *dbx.Tx, user string, now time.Time) error {
 // transaction: limits, the conditional version, the new version, the prune
 // and the quota.
 func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.SaveResult, error) {
+	if s.d.SaveExisting != "" && req.Nonce == "" {
+		// A signed save's replay record is written by the transaction below.
+		if out, done, err := s.saveExisting(ctx, req); done {
+			return out, err
+		}
+	}
 	var out store.SaveResult
 	err := s.tx(ctx, func(tx *dbx.Tx) error {
 		if req.Nonce != "" {
@@ -233,12 +239,15 @@ func (s *Store) checkNewBackup(tx *dbx.Tx, req store.SaveRequest) error {
 	return nil
 }
 
+// saveBucket is the rate_limits bucket of a backup's saves.
+func saveBucket(req store.SaveRequest) string { return "save:" + req.User + ":" + req.Key }
+
 // checkSaveRate counts this save against the per-backup limits (sliding
 // windows of an hour and a day) and records it.
 func (s *Store) checkSaveRate(tx *dbx.Tx, req store.SaveRequest) error {
 	// A backup is (user, key): another user's backup under the same key
 	// must neither spend nor reveal this one's budget.
-	bucket := "save:" + req.User + ":" + req.Key
+	bucket := saveBucket(req)
 	windows := []struct {
 		reason string
 		max    int

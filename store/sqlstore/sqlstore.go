@@ -38,6 +38,10 @@ type Dialect struct {
 	// the new version (0: the backup moved on) and how many versions it
 	// dropped: on PostgreSQL each statement is a round trip.
 	AddVersion string
+	// SaveExisting, when set, is a save of an existing backup as one
+	// statement (its own transaction): see save_existing.go for its
+	// parameters and the outcome, versions and oldest hit it returns.
+	SaveExisting string
 	// LockBucket, when set, is run with {:bucket} before a Hit is counted,
 	// so that instances do not both pass a limit.
 	LockBucket string
