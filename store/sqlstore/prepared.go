@@ -148,6 +148,25 @@ func (s *Store) txRow(tx *dbx.Tx, query string, params dbx.Params, dest ...any) 
 	return stmt.QueryRowContext(ctx, args...).Scan(dest...)
 }
 
+// txRows is tx.NewQuery(query).Bind(params).Rows(), as database/sql rows;
+// closeStmt, called after the rows are closed, releases the statement.
+func (s *Store) txRows(tx *dbx.Tx, query string, params dbx.Params) (rows *sql.Rows, closeStmt func(), err error) {
+	stmt, ctx, args := s.inTx(tx, query, params)
+	if stmt == nil {
+		r, err := tx.NewQuery(query).Bind(params).Rows()
+		if err != nil {
+			return nil, nil, err
+		}
+		return r.Rows, func() {}, nil
+	}
+	rows, err = stmt.QueryContext(ctx, args...)
+	if err != nil {
+		_ = stmt.Close()
+		return nil, nil, err
+	}
+	return rows, func() { _ = stmt.Close() }, nil
+}
+
 // txExec is tx.NewQuery(query).Bind(params).Execute().
 func (s *Store) txExec(tx *dbx.Tx, query string, params dbx.Params) (sql.Result, error) {
 	stmt, ctx, args := s.inTx(tx, query, params)

@@ -183,10 +183,11 @@ func (s *Store) oldestDropped(tx *dbx.Tx, req store.SaveRequest, id string, next
 	if size > quota {
 		return 0, store.ErrQuota
 	}
-	rows, err := tx.NewQuery(versionSizes).Bind(dbx.Params{"id": id}).Rows()
+	rows, closeStmt, err := s.txRows(tx, versionSizes, dbx.Params{"id": id})
 	if err != nil {
 		return 0, err
 	}
+	defer closeStmt()
 	defer rows.Close()
 	used := size
 	for rows.Next() {
