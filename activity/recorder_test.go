@@ -97,3 +97,61 @@ func TestRecorderFlushesPeriodically(t *testing.T) {
 	}
 	t.Fatal("the event was not written by the periodic flush")
 }
+
+// Restores alone wait ten intervals (each write costs SQLite's readers their
+// page caches); any other event takes them along at the next interval.
+func TestRecorderHoldsRestoresBack(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	u, k := storetest.ID("u"), storetest.ID("k")
+	now := time.Now()
+	if err := st.Register(ctx, u, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.SaveBackup(ctx, store.SaveRequest{User: u, Key: k, Data: "x", Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(kind string) int64 {
+		ev, err := st.Activity(ctx, u, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		for _, e := range ev {
+			if e.Kind == kind {
+				n += e.Count
+			}
+		}
+		return n
+	}
+	waitFor := func(kind string, want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); count(kind) != want; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d %s events recorded, want %d", count(kind), kind, want)
+			}
+		}
+	}
+
+	// A ticker never fires early: ten intervals of 100 ms take a second at
+	// least, so whatever is written sooner was not held back.
+	r := activity.New(st, 100*time.Millisecond, nil)
+	defer r.Close()
+	start := time.Now()
+	r.Record(u, k, store.EventRestored, now)
+	time.Sleep(300 * time.Millisecond)
+	if n := count(store.EventRestored); n != 0 {
+		t.Fatalf("a restore alone was written within %v", time.Since(start))
+	}
+	r.Record(u, k, store.EventSaved, now)
+	waitFor(store.EventSaved, 1)
+	if d := time.Since(start); d >= time.Second {
+		t.Fatalf("a save's event took %v: it waited as restores do", d)
+	}
+	if n := count(store.EventRestored); n != 1 {
+		t.Fatalf("the save's batch left the restore behind (%d written)", n)
+	}
+
+	r.Record(u, k, store.EventRestored, now)
+	waitFor(store.EventRestored, 2) // restores alone are written in the end
+}

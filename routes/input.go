@@ -24,7 +24,7 @@ type ids struct {
 // no unknown or duplicated members, no trailing data. encoding/json/v2 does
 // all of this except unknown members, which it is told to reject.
 func decodeBody(e *core.RequestEvent, dst any) error {
-	body := hooks.Body(e)
+	body := hooks.TakeBody(e)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return hooks.Fail(http.StatusBadRequest, "The request body is empty.")
 	}

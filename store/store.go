@@ -201,10 +201,12 @@ type Event struct {
 	Count int64
 }
 
-// EventRecord is one event to record, for a backup (or user-wide).
+// EventRecord is one event to record, for a backup (or user-wide), or Count
+// equal ones in the same minute (0 counts as one).
 type EventRecord struct {
 	User, Key, Kind string
 	At              time.Time
+	Count           int64
 }
 
 // ActivityDepth is how many events each backup keeps.

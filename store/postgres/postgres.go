@@ -53,6 +53,14 @@ var dialect = sqlstore.Dialect{
 	Updated:  "updated_at",
 	TimeArg:  func(t time.Time) any { return t.UTC() },
 	LockUser: "FOR UPDATE",
+	// 0006_save_existing.sql.
+	SaveExisting: `SELECT outcome, new_version, pruned_count, current_version, oldest_hit FROM save_existing_backup(
+		{:user}, {:key}, {:ifMatch}, {:version}, {:size}, {:at}, {:data}, {:depth}, {:quota}, {:now},
+		{:bucket}, {:perHour}, {:perDay})`,
+	// 0005_add_version.sql.
+	LockUserBackup: `SELECT backup_id, backup_version FROM lock_user_backup({:user}, {:key})`,
+	AddVersion: `SELECT new_version, pruned_count FROM add_backup_version({:id}, {:current}, {:size}, {:at},
+		{:data}, {:depth}, {:quota}, {:now})`,
 	// hashtext yields an int4, so these keys never meet migrationLock, which
 	// lies outside that range.
 	LockBucket: "SELECT pg_advisory_xact_lock(hashtext({:bucket}))",

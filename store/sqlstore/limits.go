@@ -125,7 +125,7 @@ func (s *Store) RecordEvents(ctx context.Context, events []store.EventRecord) er
 		if counts[k] == 0 {
 			slots = append(slots, k)
 		}
-		counts[k]++
+		counts[k] += max(e.Count, 1)
 		if b := [2]string{e.User, e.Key}; !seen[b] {
 			seen[b] = true
 			backups = append(backups, b)

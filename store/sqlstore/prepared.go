@@ -148,6 +148,25 @@ func (s *Store) txRow(tx *dbx.Tx, query string, params dbx.Params, dest ...any) 
 	return stmt.QueryRowContext(ctx, args...).Scan(dest...)
 }
 
+// txRows is tx.NewQuery(query).Bind(params).Rows(), as database/sql rows;
+// closeStmt, called after the rows are closed, releases the statement.
+func (s *Store) txRows(tx *dbx.Tx, query string, params dbx.Params) (rows *sql.Rows, closeStmt func(), err error) {
+	stmt, ctx, args := s.inTx(tx, query, params)
+	if stmt == nil {
+		r, err := tx.NewQuery(query).Bind(params).Rows()
+		if err != nil {
+			return nil, nil, err
+		}
+		return r.Rows, func() {}, nil
+	}
+	rows, err = stmt.QueryContext(ctx, args...)
+	if err != nil {
+		_ = stmt.Close()
+		return nil, nil, err
+	}
+	return rows, func() { _ = stmt.Close() }, nil
+}
+
 // txExec is tx.NewQuery(query).Bind(params).Execute().
 func (s *Store) txExec(tx *dbx.Tx, query string, params dbx.Params) (sql.Result, error) {
 	stmt, ctx, args := s.inTx(tx, query, params)
@@ -166,4 +185,15 @@ func (s *Store) readRow(ctx context.Context, query string, params dbx.Params, de
 		}
 	}
 	return s.read.NewQuery(query).Bind(params).WithContext(ctx).Row(dest...)
+}
+
+// writeRow is readRow on the write pool, for a statement that is its own
+// transaction.
+func (s *Store) writeRow(ctx context.Context, query string, params dbx.Params, dest ...any) error {
+	if p := s.writeStmts.get(query); p != nil {
+		if args, ok := p.args(params); ok {
+			return p.stmt.QueryRowContext(ctx, args...).Scan(dest...)
+		}
+	}
+	return s.write.NewQuery(query).Bind(params).WithContext(ctx).Row(dest...)
 }

@@ -12,17 +12,25 @@ import "fmt"
 // queries holds the statements that name dialect-specific columns, built once.
 type queries struct {
 	register, lockUser                string
-	backupForSave, insertBackup       string
+	lockUserBackup, insertBackup      string
 	updateBackup, getNewest, getAtVer string
 	listBackups                       string
 }
 
 func buildQueries(d Dialect) queries {
+	lockUserBackup := d.LockUserBackup
+	if lockUserBackup == "" {
+		// A save's first statement (see Dialect.LockUserBackup): the backup's
+		// id and newest version if it exists (NULLs if not; no row: no user).
+		lockUserBackup = `SELECT b.id, b.version FROM users
+			LEFT JOIN backups b ON b.user_id = users.id AND b.storage_key = {:key}
+			WHERE users.id = {:user}`
+	}
 	return queries{
 		register: fmt.Sprintf(`INSERT INTO users (id, %s) VALUES ({:user}, {:now}) ON CONFLICT DO NOTHING`, d.Created),
 		lockUser: `SELECT id FROM users WHERE id = {:user} ` + d.LockUser,
 
-		backupForSave: `SELECT id, version FROM backups WHERE user_id = {:user} AND storage_key = {:key}`,
+		lockUserBackup: lockUserBackup,
 		insertBackup: fmt.Sprintf(`INSERT INTO backups (storage_key, user_id, version, size, creator, name, %s, %s)
 			VALUES ({:key}, {:user}, 1, {:size}, {:creator}, {:name}, {:now}, {:now}) RETURNING id`, d.Created, d.Updated),
 		updateBackup: fmt.Sprintf(`UPDATE backups SET version = {:version}, size = {:size}, %s = {:now}

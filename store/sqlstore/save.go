@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/pocketbase/dbx"
@@ -31,6 +30,12 @@ func (s *Store) insertUser(tx *dbx.Tx, user string, now time.Time) error {
 // transaction: limits, the conditional version, the new version, the prune
 // and the quota.
 func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.SaveResult, error) {
+	if s.d.SaveExisting != "" && req.Nonce == "" {
+		// A signed save's replay record is written by the transaction below.
+		if out, done, err := s.saveExisting(ctx, req); done {
+			return out, err
+		}
+	}
 	var out store.SaveResult
 	err := s.tx(ctx, func(tx *dbx.Tx) error {
 		if req.Nonce != "" {
@@ -38,20 +43,15 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 				return err
 			}
 		}
-		var found string
 		// Locks the user row (PostgreSQL) so a user's saves queue across
 		// instances: the counts below then cannot be raced.
-		if err := s.txRow(tx, s.q.lockUser, dbx.Params{"user": req.User}, &found); err != nil {
+		var foundID sql.NullString
+		var foundVersion sql.NullInt64
+		err := s.txRow(tx, s.q.lockUserBackup, dbx.Params{"user": req.User, "key": req.Key}, &foundID, &foundVersion)
+		if err != nil {
 			return err // no rows: unknown user
 		}
-
-		var id string
-		var current int64
-		err := s.txRow(tx, s.q.backupForSave, dbx.Params{"user": req.User, "key": req.Key}, &id, &current)
-		exists := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
+		id, current, exists := foundID.String, foundVersion.Int64, foundID.Valid
 		if req.IfMatch > 0 && current != req.IfMatch {
 			// Checked before anything is counted against the limits.
 			return &store.StaleError{Current: current}
@@ -116,6 +116,9 @@ func (s *Store) create(tx *dbx.Tx, req store.SaveRequest) error {
 // it returns the new version and how many history versions it dropped.
 func (s *Store) addVersion(tx *dbx.Tx, req store.SaveRequest, id string, current int64) (int64, int64, error) {
 	next, size := current+1, int64(len(req.Data))
+	if s.d.AddVersion != "" {
+		return s.addVersionAtOnce(tx, req, id, current, size)
+	}
 	oldest, err := s.oldestDropped(tx, req, id, next, size)
 	if err != nil {
 		return 0, 0, err
@@ -149,6 +152,24 @@ func (s *Store) addVersion(tx *dbx.Tx, req store.SaveRequest, id string, current
 	return next, pruned, err
 }
 
+// addVersionAtOnce is addVersion as the dialect's one statement.
+func (s *Store) addVersionAtOnce(tx *dbx.Tx, req store.SaveRequest, id string, current, size int64) (int64, int64, error) {
+	if quota := req.Limits.QuotaBytes; quota > 0 && size > quota {
+		return 0, 0, store.ErrQuota
+	}
+	var next, pruned int64
+	err := s.txRow(tx, s.d.AddVersion, dbx.Params{"id": id, "current": current, "size": size, "at": ms(req.Now),
+		"data": req.Data, "depth": req.Limits.HistoryDepth, "quota": req.Limits.QuotaBytes, "now": s.d.TimeArg(req.Now)},
+		&next, &pruned)
+	if err != nil {
+		return 0, 0, err
+	}
+	if next == 0 {
+		return 0, 0, &store.StaleError{Current: current}
+	}
+	return next, pruned, nil
+}
+
 // oldestDropped returns the newest version that must go when version next
 // of size bytes is added (0: none): beyond the history depth, or beyond the
 // quota counted from the newest version down. History always yields to the
@@ -162,10 +183,11 @@ func (s *Store) oldestDropped(tx *dbx.Tx, req store.SaveRequest, id string, next
 	if size > quota {
 		return 0, store.ErrQuota
 	}
-	rows, err := tx.NewQuery(versionSizes).Bind(dbx.Params{"id": id}).Rows()
+	rows, closeStmt, err := s.txRows(tx, versionSizes, dbx.Params{"id": id})
 	if err != nil {
 		return 0, err
 	}
+	defer closeStmt()
 	defer rows.Close()
 	used := size
 	for rows.Next() {
@@ -218,12 +240,15 @@ func (s *Store) checkNewBackup(tx *dbx.Tx, req store.SaveRequest) error {
 	return nil
 }
 
+// saveBucket is the rate_limits bucket of a backup's saves.
+func saveBucket(req store.SaveRequest) string { return "save:" + req.User + ":" + req.Key }
+
 // checkSaveRate counts this save against the per-backup limits (sliding
 // windows of an hour and a day) and records it.
 func (s *Store) checkSaveRate(tx *dbx.Tx, req store.SaveRequest) error {
 	// A backup is (user, key): another user's backup under the same key
 	// must neither spend nor reveal this one's budget.
-	bucket := "save:" + req.User + ":" + req.Key
+	bucket := saveBucket(req)
 	windows := []struct {
 		reason string
 		max    int

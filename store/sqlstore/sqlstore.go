@@ -25,6 +25,23 @@ type Dialect struct {
 	// LockUser is appended to the SELECT of a user row inside a save, so
 	// that saves of one user queue across instances ("FOR UPDATE").
 	LockUser string
+	// LockUserBackup, when set, is a save's first statement in one round
+	// trip: it locks the user row as LockUser does and then, in a snapshot
+	// taken after the lock, returns the backup's id and newest version
+	// ({:user}, {:key}; NULLs: no backup; no row: no user). Unset, one
+	// query joins the two, which is right only where transactions run one
+	// at a time (SQLite's single writer).
+	LockUserBackup string
+	// AddVersion, when set, does what addVersion does in one statement (a
+	// function of the schema) with the parameters {:id}, {:current},
+	// {:size}, {:at}, {:data}, {:depth}, {:quota} and {:now}, and returns
+	// the new version (0: the backup moved on) and how many versions it
+	// dropped: on PostgreSQL each statement is a round trip.
+	AddVersion string
+	// SaveExisting, when set, is a save of an existing backup as one
+	// statement (its own transaction): see save_existing.go for its
+	// parameters and the outcome, versions and oldest hit it returns.
+	SaveExisting string
 	// LockBucket, when set, is run with {:bucket} before a Hit is counted,
 	// so that instances do not both pass a limit.
 	LockBucket string

@@ -575,6 +575,7 @@ func testActivity(t *testing.T, s store.Store) {
 		{User: u, Key: k, Kind: store.EventSaved, At: at},
 		{User: u, Key: k, Kind: store.EventRestored, At: at},
 		{User: u, Key: k, Kind: store.EventRestored, At: at.Add(10 * time.Second)},
+		{User: u, Key: k, Kind: store.EventRestored, At: at.Add(20 * time.Second), Count: 3},
 		{User: u, Kind: store.EventFailedAttempt, At: at.Add(2 * time.Minute)},
 		{User: u, Key: k2, Kind: store.EventSaved, At: at.Add(3 * time.Minute)},
 	})
@@ -589,7 +590,7 @@ func testActivity(t *testing.T, s store.Store) {
 	for _, e := range ev {
 		got = append(got, fmt.Sprintf("%s@%s×%d", e.Kind, e.At.Format("15:04:05"), e.Count))
 	}
-	want := "failed_attempt@12:02:00×1 restored@12:00:00×2 saved@12:00:00×1"
+	want := "failed_attempt@12:02:00×1 restored@12:00:00×5 saved@12:00:00×1"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("activity = %v, want %s", got, want)
 	}
