@@ -540,7 +540,7 @@ func (s *Session) Restore(ctx context.Context, backupID string, version int64) (
 	if s.dataKey == nil {
 		return Restored{}, ErrLocked
 	}
-	stored, _, err := s.client.getVersion(ctx, s.token, backupID, version, 0)
+	stored, err := s.client.getVersion(ctx, s.token, backupID, version)
 	if err != nil {
 		return Restored{}, err
 	}
