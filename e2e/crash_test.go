@@ -24,6 +24,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the integrity check reads data.db itself
+
+	"github.com/dailyreps/backup/client"
 )
 
 // A save answered 200 is durable: the server is killed (SIGKILL, as a crash
@@ -323,6 +325,9 @@ func hexID(name string) string {
 type api struct {
 	base   string
 	client *http.Client
+	secret []byte // when set, signs every request that carries no signature
+	mu     sync.Mutex
+	signed map[string]bool // the signatures v2 used (see signOnce)
 }
 
 func newAPI(base string) *api {
@@ -349,6 +354,11 @@ func (a *api) do(method, path string, body []byte, header http.Header) (int, htt
 		return 0, nil, nil, err
 	}
 	req.Header = header.Clone()
+	if a.secret != nil && req.Header.Get("X-Signature") == "" {
+		ts := time.Now().Unix()
+		req.Header.Set("X-Timestamp", strconv.FormatInt(ts, 10))
+		req.Header.Set("X-Signature", client.Sign(a.secret, ts, method, path, body))
+	}
 	resp, err := a.client.Do(req)
 	if err != nil {
 		return 0, nil, nil, err

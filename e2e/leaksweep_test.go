@@ -24,8 +24,10 @@ const sweepSecret = "leak-sweep-signing-secret-0123456789"
 
 // After a representative run (registrations, saves, restores, failed
 // guesses, bad input, signed and mis-signed requests, versions, activity,
-// usage, deletes, refusals of every kind) no raw userId, storageKey or
-// plaintext, in any letter case, is in the data directory (every file, WALs
+// usage, deletes, refusals of every kind; and the same of protocol v2 with
+// sessions and an upgrade from v1) no raw userId, storageKey, accountId,
+// authentication key, session token or plaintext, in any letter case, is
+// in the data directory (every file, WALs
 // included), PocketBase's log database, the server's output, or the
 // PostgreSQL tables.
 func TestLeakSweep(t *testing.T) {
@@ -35,6 +37,7 @@ func TestLeakSweep(t *testing.T) {
 		"DAILYREPS_FAILED_LOOKUP_BURST=3", "DAILYREPS_MAX_BACKUP_BYTES=65536"), b.env()...)
 	p := start(t, dir, env...)
 	secrets, storedData := representativeRun(t, p)
+	secrets = append(secrets, representativeV2Run(t, p)...)
 
 	var pgRows []byte
 	if b.dsn != "" {

@@ -396,10 +396,14 @@ func TestSoak(t *testing.T) {
 	var served, notFound atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	const clients, pace = 4, 25 * time.Millisecond // about 160 requests a second
+	// About 240 requests a second, a third of them protocol v2.
+	const clients, v2Clients, pace = 4, 2, 25 * time.Millisecond
 	before := len(p.output())
 	for c := range clients {
 		wg.Go(func() { soakClient(t, newAPI(p.URL), c, pace, stop, &served, &notFound) })
+	}
+	for c := range v2Clients {
+		wg.Go(func() { soakV2Client(t, newAPI(p.URL), c, pace, stop, &served, &notFound) })
 	}
 	var samples []procSample
 	tick := time.NewTicker(250 * time.Millisecond)

@@ -39,9 +39,10 @@ func CORS(allowed, public []string) *hook.Handler[*core.RequestEvent] {
 			h.Set("Access-Control-Allow-Origin", origin)
 			h.Set("Access-Control-Expose-Headers", "ETag, Retry-After, X-Server-Time, X-Request-Id")
 			if preflight {
-				h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE")
+				// PUT and Authorization: protocol v2's saves and sessions.
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
 				h.Set("Access-Control-Allow-Headers",
-					"Content-Type, X-Timestamp, X-Signature, If-Match, If-None-Match, X-Invite-Code, X-Request-Id")
+					"Content-Type, Authorization, X-Timestamp, X-Signature, If-Match, If-None-Match, X-Invite-Code, X-Request-Id")
 				h.Set("Access-Control-Max-Age", "600")
 				e.Response.WriteHeader(http.StatusNoContent)
 				return nil

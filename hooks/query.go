@@ -34,7 +34,8 @@ func RedactQuery() *hook.Handler[*core.RequestEvent] {
 
 // RedactLoggedURL masks, in what PocketBase's request log is about to record
 // (the URL, raw and unescaped, and the Referer), every run of 32 or more hex
-// digits: a userId or storageKey, or most of one, sent where it does not
+// digits or 40 or more base64url characters: a userId or storageKey, or most
+// of one, or a session token, sent where it does not
 // belong (in a path such as /api/backup/<userId>, under another parameter
 // name, in the page address a browser sends as Referer), which RedactQuery
 // cannot recognise by name. It runs just inside the logger, once the request
@@ -58,8 +59,10 @@ func RedactLoggedURL() *hook.Handler[*core.RequestEvent] {
 	}
 }
 
-// hexRuns matches what could be (most of) an id: they are 64 hex digits.
-var hexRuns = regexp.MustCompile(`[0-9A-Fa-f]{32,}`)
+// hexRuns matches what could be (most of) an id, 64 hex digits, or a
+// protocol v2 session token, 43 base64url characters: a token in a URL is
+// a live login until it expires.
+var hexRuns = regexp.MustCompile(`[0-9A-Za-z_-]{40,}|[0-9A-Fa-f]{32,}`)
 
 // unescapeAll undoes percent-escaping, however often it was applied.
 func unescapeAll(s string) string {

@@ -58,3 +58,42 @@ func TestDashboardDeleteRemovesVersions(t *testing.T) {
 		t.Fatal("the other user's backup under the same key lost versions or activity")
 	}
 }
+
+// A user an admin deletes in the dashboard takes their protocol v2 account
+// and its sessions with them; another account stays.
+func TestDashboardDeleteRemovesAccount(t *testing.T) {
+	s := servertest.New(t, servertest.WithConfig(func(c *config.Config) { c.DatabaseURL = "" }))
+	for _, u := range []string{servertest.ID("gone"), servertest.ID("kept")} {
+		for _, stmt := range []string{
+			`INSERT INTO users (id, created) VALUES ({:id}, '2026-12-01 00:00:00.000Z')`,
+			`INSERT INTO accounts (user_id, kdf, verifier, recovery_verifier, wrapped_key, recovery_wrapped_key, created, updated)
+				VALUES ({:id}, '{}', 'v', 'r', 'w', 'rw', 0, 0)`,
+			`INSERT INTO sessions (token, user_id, expires) VALUES ({:id} || '-session', {:id}, 9999999999999)`,
+		} {
+			if _, err := s.App.DB().NewQuery(stmt).Bind(dbx.Params{"id": u}).Execute(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	gone, err := s.App.FindRecordById("users", servertest.ID("gone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.App.Delete(gone); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q    string
+		want int
+	}{
+		{`SELECT COUNT(*) FROM accounts WHERE user_id = {:id}`, 0},
+		{`SELECT COUNT(*) FROM sessions WHERE user_id = {:id}`, 0},
+		{`SELECT COUNT(*) FROM accounts`, 1},
+		{`SELECT COUNT(*) FROM sessions`, 1},
+	} {
+		var n int
+		if err := s.App.DB().NewQuery(c.q).Bind(dbx.Params{"id": gone.Id}).Row(&n); err != nil || n != c.want {
+			t.Errorf("%s: %d, %v; want %d", c.q, n, err, c.want)
+		}
+	}
+}

@@ -42,6 +42,8 @@ var accountTests = map[string]func(*testing.T, store.Store){
 	"RekeyAccounts":          testRekeyAccounts,
 	"AccountStats":           testAccountStats,
 	"AccountErrorsClosedSet": testAccountErrorSet,
+	"SessionDeleteRace":      testSessionDeleteRace,
+	"UpgradeRacingV1Saves":   testUpgradeRacingV1Saves,
 }
 
 // account returns a NewAccount for name with material derived from name
@@ -420,7 +422,8 @@ func expectMoved(t *testing.T, s store.Store, up store.Upgrade, versions []store
 		want := v
 		want.LegacyKey = up.LegacyKey
 		if err != nil || got != want {
-			t.Fatalf("version %d after the upgrade: %+v, %v; want %+v", v.Version, got, err, want)
+			t.Fatalf("version %d after the upgrade: %v, version %d of %d bytes at %v (legacy key %q); want %d bytes at %v (%q)",
+				v.Version, err, got.Version, len(got.Data), got.UpdatedAt, got.LegacyKey, len(v.Data), v.UpdatedAt, want.LegacyKey)
 		}
 		infos = append(infos, store.VersionInfo{Version: v.Version, UpdatedAt: v.UpdatedAt, Size: int64(len(v.Data))})
 	}
@@ -438,7 +441,8 @@ func expectV1(t *testing.T, s store.Store, user, key string, versions []store.Ba
 	t.Helper()
 	for _, v := range versions {
 		if got, err := s.GetBackup(ctx, user, key, v.Version); err != nil || got != v {
-			t.Fatalf("v1 version %d: %+v, %v; want %+v", v.Version, got, err, v)
+			t.Fatalf("v1 version %d of %.8s: %v, version %d of %d bytes at %v (legacy key %q); want %d bytes at %v",
+				v.Version, key, err, got.Version, len(got.Data), got.UpdatedAt, got.LegacyKey, len(v.Data), v.UpdatedAt)
 		}
 	}
 }
@@ -1012,4 +1016,73 @@ func upgradeAccount(user string) store.NewAccount {
 	a := account("v1-taken")
 	a.Account.User, a.Session.User = user, user
 	return a
+}
+
+// Logins racing the account's deletion: each either lands before it (and
+// goes with it) or finds no account; none is left behind, and nothing fails
+// outside the closed set.
+func testSessionDeleteRace(t *testing.T, s store.Store) {
+	a := account("session-race")
+	mustCreate(t, s, a)
+	u := a.Account.User
+	var wg sync.WaitGroup
+	const n = 12
+	errs := make([]error, n+1)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.CreateSession(ctx, store.Session{Token: ID(fmt.Sprint("session-race-", i)), User: u, Expires: t0.Add(time.Hour)}, t0)
+		})
+	}
+	wg.Go(func() { errs[n] = s.DeleteUser(ctx, u) })
+	wg.Wait()
+	if errs[n] != nil {
+		t.Fatalf("delete: %v", errs[n])
+	}
+	for i, err := range errs[:n] {
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("login %d: %v, want success or ErrNotFound", i, err)
+		}
+		expectSession(t, s, ID(fmt.Sprint("session-race-", i)), t0, "")
+	}
+}
+
+// v1 saves of new keys racing the user's upgrade: each lands before it (a
+// v1 backup the upgrade leaves alone) or is refused with ErrAccount after
+// it; the upgrade itself always succeeds.
+func testUpgradeRacingV1Saves(t *testing.T, s store.Store) {
+	u, k := ID("race-v1-user"), ID("race-v1-key")
+	mustRegister(t, s, u)
+	versions := v1Backup(t, s, u, k, 2)
+	up := upgrade("race-v1", u, k, "race-v1")
+	const n = 10
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	var upErr error
+	for i := range n {
+		wg.Go(func() {
+			_, errs[i] = save(s, u, ID(fmt.Sprint("race-v1-new-", i)), fmt.Sprint("new ", i), t0, noLimits)
+		})
+	}
+	wg.Go(func() { upErr = s.UpgradeV1(ctx, up) })
+	wg.Wait()
+	if upErr != nil {
+		t.Fatalf("upgrade: %v", upErr)
+	}
+	expectMoved(t, s, up, versions)
+	for i, err := range errs {
+		key := ID(fmt.Sprint("race-v1-new-", i))
+		b, getErr := s.GetBackup(ctx, u, key, 0)
+		switch {
+		case err == nil:
+			if getErr != nil || b.Data != fmt.Sprint("new ", i) {
+				t.Errorf("save %d succeeded but reads %+v, %v", i, b, getErr)
+			}
+		case errors.Is(err, store.ErrAccount):
+			if !errors.Is(getErr, store.ErrNotFound) {
+				t.Errorf("save %d refused but its backup exists: %v", i, getErr)
+			}
+		default:
+			t.Errorf("save %d: %v, want success or ErrAccount", i, err)
+		}
+	}
 }
