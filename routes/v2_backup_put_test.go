@@ -83,3 +83,28 @@ func TestV2BackupPutLimits(t *testing.T) {
 	expectError(t, s.Do(putReq(u.token, ids[1], 2, big)), http.StatusRequestEntityTooLarge)
 	s.Unchanged(before)
 }
+
+// The quota bounds each backup with its history, as on v1: older versions
+// give way, and a version alone over it is a 413.
+func TestV2BackupPutQuota(t *testing.T) {
+	s := newServer(t, func(c *config.Config) { c.UserQuotaBytes, c.HistoryDepth = 1200, 10 })
+	u := newV2User(t, "put-dave", "pw")
+	v2Register(t, s, u)
+	id := newBackupID()
+	for v := int64(1); v <= 4; v++ {
+		v2Save(t, s, u, id, v, string(randomBytes(300)))
+	}
+	var vs struct {
+		Versions []map[string]any `json:"versions"`
+	}
+	decodeJSON(t, s.Do(getReq(u.token, "/api/v2/backups/"+id+"/versions")), &vs)
+	if len(vs.Versions) >= 4 || vs.Versions[0]["version"] != float64(4) {
+		t.Fatalf("the quota kept %v", vs.Versions)
+	}
+	before := s.Snapshot()
+	r := s.Do(putReq(u.token, id, 5, u.sealData(t, id, 5, string(randomBytes(1300)))))
+	if msg := expectError(t, r, http.StatusRequestEntityTooLarge); !strings.Contains(msg, "quota") {
+		t.Fatalf("413 says %q", msg)
+	}
+	s.Unchanged(before)
+}

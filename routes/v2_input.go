@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json/v2"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/pocketbase/pocketbase/core"
@@ -71,7 +72,8 @@ func checkKDF(member string, k *kdfJSON) (string, error) {
 	case k.Name != kdfName:
 		return "", hooks.Fail(http.StatusBadRequest, member+".name must be "+kdfName+".")
 	case k.Iterations < config.MinKDFIterations || k.Iterations > config.MaxKDFIterations:
-		return "", hooks.Fail(http.StatusBadRequest, member+".iterations must be from 600000 to 10000000.")
+		return "", hooks.Fail(http.StatusBadRequest, member+".iterations must be a whole number from "+
+			strconv.Itoa(config.MinKDFIterations)+" to "+strconv.Itoa(config.MaxKDFIterations)+".")
 	}
 	if n, ok := base64Len(k.Salt); !ok || n != saltSize {
 		return "", hooks.Fail(http.StatusBadRequest, member+".salt must be 16 bytes in standard base64.")

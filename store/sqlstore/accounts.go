@@ -28,12 +28,6 @@ const insertSession = `INSERT INTO sessions (token, user_id, expires) VALUES ({:
 
 const sessionUser = `SELECT user_id FROM sessions WHERE token = {:token} AND expires > {:now}`
 
-// listBackups reads the newest versions' sizes and times from backup_versions'
-// covering index and the rest from backups' small rows.
-const listBackups = `SELECT b.name, b.version, v.size, v.updated FROM backups b
-	JOIN backup_versions v ON v.backup_id = b.id AND v.version = b.version
-	WHERE b.user_id = {:user} AND b.name <> '' ORDER BY v.updated DESC, b.name`
-
 // CreateAccount implements store.Store. The invite, the user row, the
 // account, the session and the limit's count are one transaction: a refusal
 // anywhere leaves nothing behind, the invite unused included.
@@ -272,7 +266,7 @@ func (s *Store) ListBackups(ctx context.Context, user string) ([]store.BackupInf
 	if n == 0 {
 		return nil, store.ErrNotFound
 	}
-	rows, err := s.read.NewQuery(listBackups).Bind(dbx.Params{"user": user}).WithContext(ctx).Rows()
+	rows, err := s.read.NewQuery(s.q.listBackups).Bind(dbx.Params{"user": user}).WithContext(ctx).Rows()
 	if err != nil {
 		return nil, s.fail(err)
 	}
@@ -280,11 +274,12 @@ func (s *Store) ListBackups(ctx context.Context, user string) ([]store.BackupInf
 	out := []store.BackupInfo{}
 	for rows.Next() {
 		var b store.BackupInfo
-		var atMS int64
-		if err := rows.Scan(&b.Name, &b.Version, &b.Size, &atMS); err != nil {
+		var at timeValue
+		if err := rows.Scan(&b.Name, &b.Version, &b.Size, &at); err != nil {
 			return nil, s.fail(err)
 		}
-		b.UpdatedAt = fromMS(atMS)
+		// The version rows keep milliseconds; PostgreSQL's column more.
+		b.UpdatedAt = at.t.Truncate(time.Millisecond)
 		out = append(out, b)
 	}
 	return out, s.fail(rows.Err())

@@ -14,6 +14,7 @@ type queries struct {
 	register, lockUser                string
 	backupForSave, insertBackup       string
 	updateBackup, getNewest, getAtVer string
+	listBackups                       string
 }
 
 func buildQueries(d Dialect) queries {
@@ -30,6 +31,11 @@ func buildQueries(d Dialect) queries {
 		getNewest: `SELECT v.encrypted_data, v.version, v.updated, b.legacy_key FROM backups b
 			JOIN backup_versions v ON v.backup_id = b.id AND v.version = b.version
 			WHERE b.user_id = {:user} AND b.storage_key = {:key}`,
+		// An account's backups from their metadata rows alone: the newest
+		// version's number, size and time are kept there.
+		listBackups: fmt.Sprintf(`SELECT name, version, size, %[1]s FROM backups
+			WHERE user_id = {:user} AND name <> '' ORDER BY %[1]s DESC, name`, d.Updated),
+
 		getAtVer: `SELECT v.encrypted_data, v.version, v.updated, b.legacy_key FROM backups b
 			JOIN backup_versions v ON v.backup_id = b.id AND v.version = {:version}
 			WHERE b.user_id = {:user} AND b.storage_key = {:key}`,

@@ -753,14 +753,18 @@ func testListBackups(t *testing.T, s store.Store) {
 	}
 	mustV2Save(t, s, v2Save(u, "older", "1", 1, t0))
 	mustV2Save(t, s, v2Save(u, "newer", "22", 1, t0.Add(time.Minute)))
-	mustV2Save(t, s, v2Save(u, "older", "333", 2, t0.Add(2*time.Minute)))
+	// A time finer than the store keeps is listed as a restore answers it.
+	mustV2Save(t, s, v2Save(u, "older", "333", 2, t0.Add(2*time.Minute+1234567*time.Nanosecond)))
 	// Another account's backup of the same name is its own.
 	b := account("list-other")
 	mustCreate(t, s, b)
 	mustV2Save(t, s, v2Save(b.Account.User, "older", "4444", 1, t0.Add(3*time.Minute)))
 
 	list, err := s.ListBackups(ctx, u)
-	want := []store.BackupInfo{{Name: "older", Version: 2, Size: 3, UpdatedAt: t0.Add(2 * time.Minute)},
+	if b, err := s.GetBackup(ctx, u, ID("backup:older"), 0); err != nil || !b.UpdatedAt.Equal(t0.Add(2*time.Minute+time.Millisecond)) {
+		t.Fatalf("restore's time: %v, %v", b.UpdatedAt, err)
+	}
+	want := []store.BackupInfo{{Name: "older", Version: 2, Size: 3, UpdatedAt: t0.Add(2*time.Minute + time.Millisecond)},
 		{Name: "newer", Version: 1, Size: 2, UpdatedAt: t0.Add(time.Minute)}}
 	if err != nil || !slices.Equal(list, want) {
 		t.Fatalf("list = %+v, %v; want %+v", list, err, want)
