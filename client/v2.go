@@ -109,16 +109,12 @@ func (c *Client) v2Call(ctx context.Context, method, path, token string, body, o
 	if err != nil {
 		return nil, classifyV2(err, token != "")
 	}
-	if out != nil && resp.status != http.StatusNotModified {
+	if out != nil {
 		if err := decode(r, resp, out); err != nil {
 			return nil, err
 		}
 	}
 	return resp, nil
-}
-
-func wantStatus(codes ...int) callOption {
-	return func(r *call) { r.wantCodes = codes }
 }
 
 func (c *Client) v2Info(ctx context.Context) (v2Info, error) {
@@ -205,24 +201,13 @@ func (c *Client) putVersion(ctx context.Context, token, backupID string, version
 	return out, err
 }
 
-// getVersion fetches a version (zero: the newest). With ifNoneMatch set, a
-// 304 comes back as ok == false.
-func (c *Client) getVersion(ctx context.Context, token, backupID string, version, ifNoneMatch int64) (v storedVersion, ok bool, err error) {
-	opts := []callOption{wantStatus(http.StatusNotModified)}
+// getVersion fetches a version; zero means the newest.
+func (c *Client) getVersion(ctx context.Context, token, backupID string, version int64) (storedVersion, error) {
+	var v storedVersion
+	var opts []callOption
 	if version != 0 {
 		opts = append(opts, func(r *call) { r.query = url.Values{"version": {strconv.FormatInt(version, 10)}} })
 	}
-	if ifNoneMatch != 0 {
-		opts = append(opts, func(r *call) {
-			if r.header == nil {
-				r.header = http.Header{}
-			}
-			r.header.Set("If-None-Match", etag(ifNoneMatch))
-		})
-	}
-	resp, err := c.v2Call(ctx, http.MethodGet, "/backups/"+url.PathEscape(backupID), token, nil, &v, opts...)
-	if err != nil {
-		return storedVersion{}, false, err
-	}
-	return v, resp.status != http.StatusNotModified, nil
+	_, err := c.v2Call(ctx, http.MethodGet, "/backups/"+url.PathEscape(backupID), token, nil, &v, opts...)
+	return v, err
 }

@@ -232,3 +232,51 @@ func TestV2UpgradeAgainstTheServer(t *testing.T) {
 		t.Fatalf("rollback: %+v, %v", got, err)
 	}
 }
+
+// A username with v1 backups under two passwords (an older one kept) moves
+// both into one account: the newest by the upgrade, the other on the
+// account's own password, each with its own v1 key.
+func TestV2AddAnOlderV1BackupAgainstTheServer(t *testing.T) {
+	s := startServer(t)
+	c := &client.Client{BaseURL: s.URL}
+	ctx := context.Background()
+	older := newAccount(t, c, "twice", "the older password")
+	if err := older.Register(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := older.SaveDocument(ctx, []byte(`{"older":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := newAccount(t, c, "twice", password).SaveDocument(ctx, []byte(`{"newer":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	sess, _, err := c.UpgradeV1(ctx, "twice", password, client.V2Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The older backup is still v1 until it is added.
+	if got, err := older.RestoreDocument(ctx); err != nil || string(got) != `{"older":1}` {
+		t.Fatalf("the older v1 backup before it is added: %q, %v", got, err)
+	}
+	_, err = sess.AddV1Backup(ctx, "twice", "the older password", "not the password")
+	wantIs(t, err, client.ErrWrongPassword)
+	_, err = sess.AddV1Backup(ctx, "twice", "no such password", password)
+	wantAPIError(t, err, 404, client.ErrNotFound)
+	if _, err := sess.AddV1Backup(ctx, "someone else", "the older password", password); err == nil {
+		t.Error("added a backup of another username")
+	}
+	id, err := sess.AddV1Backup(ctx, "twice", "the older password", password)
+	if err != nil {
+		t.Fatalf("add the older backup: %v", err)
+	}
+	got, err := sess.Restore(ctx, id, 0)
+	if err != nil || !got.Legacy || string(got.Plaintext) != `{"older":1}` {
+		t.Fatalf("the added backup: %+v, %v", got, err)
+	}
+	list, err := sess.Backups(ctx)
+	if err != nil || len(list) != 2 {
+		t.Fatalf("backups: %+v, %v", list, err)
+	}
+	_, err = older.RestoreDocument(ctx)
+	wantAPIError(t, err, 404, client.ErrNotFound)
+}

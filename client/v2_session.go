@@ -334,20 +334,69 @@ func (c *Client) UpgradeV1(ctx context.Context, username, password string, opts 
 		UserID: v1.Credentials.UserID, StorageKey: v1.Credentials.StorageKey, BackupID: NewBackupID(),
 		WrappedLegacyKey: legacy, newKeys: pw.keys, recoveryKeys: recovery,
 	}
-	var grant sessionGrant
-	for attempt := 1; ; attempt++ {
-		grant, err = c.upgrade(ctx, req)
-		if err == nil {
-			break
-		}
-		if attempt == upgradeAttempts || !worthRetrying(err) {
-			return nil, "", err
-		}
-		if err := sleep(ctx, retryDelay(err, attempt)); err != nil {
-			return nil, "", err
-		}
+	grant, err := c.upgradeWithRetries(ctx, req)
+	if err != nil {
+		return nil, "", err
 	}
 	return c.newSession(accountID, grant, pw.keys.KDF, pw.keys.WrappedKey, dataKey, opts), code, nil
+}
+
+// upgradeWithRetries sends one upgrade, again with the same material after
+// a failure on the way.
+func (c *Client) upgradeWithRetries(ctx context.Context, req upgradeRequest) (sessionGrant, error) {
+	for attempt := 1; ; attempt++ {
+		grant, err := c.upgrade(ctx, req)
+		if err == nil {
+			return grant, nil
+		}
+		if attempt == upgradeAttempts || !worthRetrying(err) {
+			return sessionGrant{}, err
+		}
+		if err := sleep(ctx, retryDelay(err, attempt)); err != nil {
+			return sessionGrant{}, err
+		}
+	}
+}
+
+// AddV1Backup moves another v1 backup of the account's username (one saved
+// under an older password, v1Password) into the account, with every
+// version, and returns its new backup id. The account's own password proves
+// the account; the v1 key of that backup is kept under the data key, so its
+// versions stay readable. Resumable like UpgradeV1.
+func (s *Session) AddV1Backup(ctx context.Context, username, v1Password, password string) (string, error) {
+	if UserID(username) != s.accountID {
+		return "", errors.New("client: the v1 backup must be of the account's own username")
+	}
+	auth, err := s.proveCurrent(password)
+	if err != nil {
+		return "", err
+	}
+	v1, err := Derive(username, v1Password)
+	if err != nil {
+		return "", err
+	}
+	legacy, err := wrapKeyWith(s.dataKey, v1.EncryptionKey, v2crypto.LabelLegacyKey, s.accountID)
+	if err != nil {
+		return "", err
+	}
+	// An existing account takes the backup on its own auth; the call's
+	// other new-account members are not used, but must be well formed.
+	unused, err := wrapKeyWith(randomBytes(v2crypto.KeySize), randomBytes(v2crypto.KeySize), v2crypto.LabelDataKeyRecovery, s.accountID)
+	if err != nil {
+		return "", err
+	}
+	req := upgradeRequest{
+		UserID: v1.Credentials.UserID, StorageKey: v1.Credentials.StorageKey, BackupID: NewBackupID(),
+		WrappedLegacyKey: legacy,
+		newKeys:          newKeys{KDF: s.kdf, Auth: auth, WrappedKey: s.wrappedKey},
+		recoveryKeys:     recoveryKeys{RecoveryAuth: hex.EncodeToString(randomBytes(v2crypto.KeySize)), RecoveryWrappedKey: unused},
+	}
+	grant, err := s.client.upgradeWithRetries(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	s.token, s.expiresAt = grant.Token, grant.ExpiresAt
+	return req.BackupID, nil
 }
 
 // worthRetrying is true for a request that may not have reached the server,
@@ -540,7 +589,7 @@ func (s *Session) Restore(ctx context.Context, backupID string, version int64) (
 	if s.dataKey == nil {
 		return Restored{}, ErrLocked
 	}
-	stored, _, err := s.client.getVersion(ctx, s.token, backupID, version, 0)
+	stored, err := s.client.getVersion(ctx, s.token, backupID, version)
 	if err != nil {
 		return Restored{}, err
 	}

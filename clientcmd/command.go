@@ -22,6 +22,7 @@ const (
 
 	EnvNewPassword  = "DAILYREPS_NEW_PASSWORD"
 	EnvRecoveryCode = "DAILYREPS_RECOVERY_CODE"
+	EnvV1Password   = "DAILYREPS_V1_PASSWORD"
 	EnvConfigDir    = "DAILYREPS_CONFIG_DIR"
 )
 
@@ -72,6 +73,7 @@ Environment:
   ` + EnvPassword + `      the password; without it, you are prompted on the terminal
   ` + EnvNewPassword + `  the new password, for passwd and recover
   ` + EnvRecoveryCode + ` the recovery code, for recover
+  ` + EnvV1Password + `   an older v1 backup's password, for upgrade --into-account
   ` + EnvHMACSecret + `   the server's request-signing secret, if it has one
   ` + EnvInviteCode + `   the invite code, for servers that register by invite
   ` + EnvConfigDir + `    where sessions are kept (default: $XDG_CONFIG_HOME or

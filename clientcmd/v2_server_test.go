@@ -120,3 +120,45 @@ func TestUpgradeCommandAgainstTheServer(t *testing.T) {
 		t.Errorf("restore after the session ended = %q", got)
 	}
 }
+
+// A v1 backup kept under an older password joins the upgraded account.
+func TestUpgradeIntoAccountAgainstTheServer(t *testing.T) {
+	s := servertest.New(t, servertest.WithConfig(func(c *config.Config) {
+		c.IPBurst, c.RegisterPerHour, c.NewUsersPerIPPerDay = 0, 0, 0
+		c.SavesPerHour, c.SavesPerDay, c.FailedLookupBurst = 0, 0, 0
+	}))
+	env := v2Env(t)
+	account := []string{"--server", s.URL, "--username", "two-keys"}
+	args := func(command string, rest ...string) []string {
+		return append(append([]string{command}, rest...), account...)
+	}
+	older := map[string]string{EnvPassword: "an older password"}
+	mustSucceed(t, run(t, older, "", args("register")...))
+	mustSucceed(t, run(t, older, `{"older":true}`, args("save")...))
+	mustSucceed(t, run(t, env, `{"newer":true}`, args("save")...))
+	mustSucceed(t, run(t, env, "", args("upgrade")...))
+
+	mustFail(t, run(t, env, "", args("upgrade", "--into-account")...), EnvV1Password)
+	env[EnvV1Password] = "an older password"
+	r := mustSucceed(t, run(t, env, "", args("upgrade", "--into-account")...))
+	id := backupIDOf(r.stdout)
+	if id == "" {
+		t.Fatalf("upgrade --into-account printed %q", r.stdout)
+	}
+	if got := mustSucceed(t, run(t, env, "", args("restore", "--backup", id)...)).stdout; got != `{"older":true}` {
+		t.Errorf("the added backup = %q", got)
+	}
+	if lines := strings.Split(strings.TrimSpace(mustSucceed(t, run(t, env, "", args("backups")...)).stdout), "\n"); len(lines) != 3 {
+		t.Errorf("backups: %q", lines)
+	}
+	mustFail(t, run(t, older, "", args("restore", "--protocol", "v1")...), "404")
+}
+
+// backupIDOf returns the backup id at the end of upgrade --into-account's line.
+func backupIDOf(line string) string {
+	fields := strings.Fields(line)
+	if len(fields) == 0 || len(fields[len(fields)-1]) != 32 {
+		return ""
+	}
+	return fields[len(fields)-1]
+}

@@ -176,11 +176,20 @@ protocol v2 account, in one step on the server. The v1 key stops working; the
 DailyReps web app must then sign in with protocol v2 as well.
 
 An interrupted upgrade is sent again with the same keys and loses nothing. The
-recovery code is shown once the server has confirmed the upgrade.`,
+recovery code is shown once the server has confirmed the upgrade.
+
+With --into-account, a v1 backup of the same username saved under another
+(older) password joins the existing account instead: the account's password
+comes as usual, the backup's from ` + EnvV1Password + ` or a prompt.`,
 		Args: cobra.NoArgs,
 	}
+	var into bool
 	cmd.Flags().StringVar(&codeFile, "recovery-code-file", "", "write the recovery code to this file (readable by its owner only) instead of showing it")
+	cmd.Flags().BoolVar(&into, "into-account", false, "move a v1 backup saved under another (older) password into the existing account; that password comes from "+EnvV1Password+" or a prompt")
 	return withSession(cmd, lookupEnv, func(cmd *cobra.Command, _ []string, s *session) error {
+		if into {
+			return addV1Backup(cmd, s)
+		}
 		a, err := s.newV2Account(cmd)
 		if err != nil {
 			return err
@@ -258,5 +267,30 @@ func registerV2(cmd *cobra.Command, s *session, c *client.Client, password, code
 		return err
 	}
 	_, err = fmt.Fprintf(cmd.OutOrStdout(), "registered %s (protocol v2)\n", s.username)
+	return err
+}
+
+// addV1Backup moves a v1 backup kept under an older password into the
+// account.
+func addV1Backup(cmd *cobra.Command, s *session) error {
+	a, err := s.signIn(cmd, true)
+	if err != nil {
+		return err
+	}
+	v1Password, err := readSecret(cmd, s.lookupEnv, EnvV1Password, "Password of the v1 backup", false)
+	if err != nil {
+		return err
+	}
+	var id string
+	if err := a.do(func(sess *client.Session) (err error) {
+		id, err = sess.AddV1Backup(cmd.Context(), s.username, v1Password, a.password)
+		return err
+	}); err != nil {
+		return err
+	}
+	if err := a.keep(); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(cmd.OutOrStdout(), "moved a v1 backup of %s into the account as backup %s\n", s.username, id)
 	return err
 }
