@@ -198,7 +198,10 @@ func checkUpgrade(t *testing.T, a *api, c *upgradeCase, tally *upgradeTally) {
 	st, token, err := a.v2Upgrade(c.m, c.user, c.key, c.backup)
 	if err != nil || st != http.StatusOK {
 		if st == http.StatusNotFound {
-			t.Fatalf("%s: lost: neither on v1 nor in an account (upgrade %v)", c.name, c.state)
+			// Registering again tells a lost user (200) from a user whose
+			// backup alone went missing (409).
+			reg, _ := a.register(c.user)
+			t.Fatalf("%s: lost: neither on v1 nor in an account (upgrade %v; registering the user again: %d)", c.name, c.state, reg)
 		}
 		t.Fatalf("%s: resumed upgrade: %d %v", c.name, st, err)
 	}
