@@ -111,7 +111,11 @@ func TestPostgresHoldsItsLocks(t *testing.T) {
 	go func() { wg.Wait(); close(done) }()
 
 	watcher := pgConnect(t, dsn)
-	mostOpen, mostWaiting := 0, 0
+	// database/sql never holds more than maxConns connections, but a backend
+	// whose connection the pool has just closed (its save timed out) is still
+	// listed for a moment while it exits, beside the one that replaces it. An
+	// excess counts when two samples in a row show it.
+	mostOpen, mostWaiting, lastOpen := 0, 0, 0
 	for watching := true; watching; {
 		select {
 		case <-done:
@@ -124,7 +128,8 @@ func TestPostgresHoldsItsLocks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mostOpen, mostWaiting = max(mostOpen, open), max(mostWaiting, waiting)
+		mostOpen, mostWaiting = max(mostOpen, min(open, lastOpen)), max(mostWaiting, waiting)
+		lastOpen = open
 	}
 	if mostWaiting == 0 || mostOpen > maxConns {
 		t.Fatalf("at most %d connections open and %d waiting on the lock; want some waiting, and %d open at most",
