@@ -87,6 +87,21 @@ func newPasswordMaterial(accountID, password string, iterations int, dataKey []b
 	return passwordMaterial{keys: newKeys{KDF: kdf, Auth: hex.EncodeToString(authKey), WrappedKey: wrapped}, authKey: authKey}, nil
 }
 
+// newAccountMaterial is what registration, recovery and an upgrade send:
+// the data key wrapped under the password's fresh keys and under a freshly
+// drawn recovery code, which it returns to be shown.
+func newAccountMaterial(accountID, password string, iterations int, dataKey []byte) (passwordMaterial, string, recoveryKeys, error) {
+	pw, err := newPasswordMaterial(accountID, password, iterations, dataKey)
+	if err != nil {
+		return passwordMaterial{}, "", recoveryKeys{}, err
+	}
+	code, recovery, err := newRecoveryMaterial(accountID, dataKey)
+	if err != nil {
+		return passwordMaterial{}, "", recoveryKeys{}, err
+	}
+	return pw, code, recovery, nil
+}
+
 // newRecoveryMaterial draws a recovery code and wraps the data key under it.
 func newRecoveryMaterial(accountID string, dataKey []byte) (code string, keys recoveryKeys, err error) {
 	raw := randomBytes(v2crypto.RecoveryCodeSize)

@@ -149,11 +149,7 @@ func (c *Client) RegisterV2(ctx context.Context, username, password string, opts
 		return nil, "", err
 	}
 	dataKey := randomBytes(v2crypto.KeySize)
-	pw, err := newPasswordMaterial(accountID, password, iterations, dataKey)
-	if err != nil {
-		return nil, "", err
-	}
-	code, recovery, err := newRecoveryMaterial(accountID, dataKey)
+	pw, code, recovery, err := newAccountMaterial(accountID, password, iterations, dataKey)
 	if err != nil {
 		return nil, "", err
 	}
@@ -276,11 +272,7 @@ func (c *Client) RecoverV2(ctx context.Context, username, recoveryCode, newPassw
 	if err != nil {
 		return nil, "", err
 	}
-	pw, err := newPasswordMaterial(accountID, newPassword, iterations, dataKey)
-	if err != nil {
-		return nil, "", err
-	}
-	code, recovery, err := newRecoveryMaterial(accountID, dataKey)
+	pw, code, recovery, err := newAccountMaterial(accountID, newPassword, iterations, dataKey)
 	if err != nil {
 		return nil, "", err
 	}
@@ -318,11 +310,7 @@ func (c *Client) UpgradeV1(ctx context.Context, username, password string, opts 
 		return nil, "", err
 	}
 	dataKey := randomBytes(v2crypto.KeySize)
-	pw, err := newPasswordMaterial(accountID, password, iterations, dataKey)
-	if err != nil {
-		return nil, "", err
-	}
-	code, recovery, err := newRecoveryMaterial(accountID, dataKey)
+	pw, code, recovery, err := newAccountMaterial(accountID, password, iterations, dataKey)
 	if err != nil {
 		return nil, "", err
 	}
