@@ -8,25 +8,22 @@ import { BackupError, ERROR_CODES } from './dailyreps-backup.js';
 import {
   EVENT_LABELS,
   PHASE_LABELS,
-  PREVIEW_CHARS,
-  PREVIEW_LIMIT,
   clearMessages,
   describeError,
   formatBytes,
   formatDate,
   formatWait,
-  indentedStart,
   inputError,
   isBusy,
   jsonProblem,
   minuteFormat,
   onClearMessages,
   plural,
+  restoredView,
   run,
   setProgress,
   showError,
   showStatus,
-  textBlob,
   timeFormat,
   yieldToEventLoop,
 } from './app.js';
@@ -147,7 +144,6 @@ let backups = [];
 // session starts only once the person has shown they kept the code.
 let pending = null;
 let recoveryUrl = null;
-let downloadUrl = null;
 
 const encoder = new TextEncoder();
 
@@ -771,40 +767,7 @@ async function onSave() {
   });
 }
 
-function clearRestored() {
-  ui.restored.value = '';
-  ui.restored.hidden = true;
-  ui.restoredMeta.hidden = true;
-  ui.download.hidden = true;
-  ui.download.removeAttribute('href');
-  if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  downloadUrl = null;
-}
-
-async function showRestored({ text, version, updatedAt }) {
-  const meta = `Version ${version}, saved ${formatDate(updatedAt)}`;
-  const blob = await textBlob(text);
-  if (text.length > PREVIEW_LIMIT) {
-    ui.restored.value = /^\s*[[{]/.test(text) ? `${indentedStart(text, PREVIEW_CHARS)}\n…` : `${text.slice(0, PREVIEW_CHARS)}…`;
-    ui.restoredMeta.textContent = `${meta}, ${formatBytes(blob.size)}: only its beginning is shown here. Use Download for the whole document.`;
-  } else {
-    let display = text;
-    try {
-      display = JSON.stringify(JSON.parse(text), null, 2);
-    } catch {
-      // not JSON: shown as it is
-    }
-    ui.restored.value = display;
-    ui.restoredMeta.textContent = `${meta}. Download saves the exact text.`;
-  }
-  ui.restored.hidden = false;
-  ui.restoredMeta.hidden = false;
-  if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  downloadUrl = URL.createObjectURL(blob);
-  ui.download.href = downloadUrl;
-  ui.download.download = `dailyreps-backup-v${version}.json`;
-  ui.download.hidden = false;
-}
+const { show: showRestored, clear: clearRestored } = restoredView(ui);
 
 async function restore(version) {
   await runSigned('restore', 'v2-restore', async (s) => {

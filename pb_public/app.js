@@ -70,7 +70,6 @@ let clientSecret;
 // Key derivation costs 100 000 PBKDF2 rounds; do it once per username and
 // password pair instead of once per button press.
 let cachedAccount = null;
-let downloadUrl = null;
 let busy = false;
 
 // Storage keys known to hold a backup on the server, and users this page
@@ -81,8 +80,8 @@ const registeredHere = new Set();
 
 // A restored document above this size is previewed, not shown whole: a text
 // area holding megabytes blocks the tab for seconds while it lays them out.
-export const PREVIEW_LIMIT = 256 * 1024;
-export const PREVIEW_CHARS = 6000;
+const PREVIEW_LIMIT = 256 * 1024;
+const PREVIEW_CHARS = 6000;
 
 const encoder = new TextEncoder();
 
@@ -581,7 +580,7 @@ async function onSave() {
  * The start of a JSON text, indented, without parsing the rest: a preview of
  * a large document costs what the preview shows, not what the document holds.
  */
-export function indentedStart(text, limit) {
+function indentedStart(text, limit) {
   let out = '';
   let depth = 0;
   let inString = false;
@@ -636,7 +635,7 @@ export function yieldToEventLoop() {
  * once blocks the page. A slice never ends inside a surrogate pair, which
  * would turn into U+FFFD.
  */
-export async function textBlob(text) {
+async function textBlob(text) {
   const parts = [];
   for (let i = 0; i < text.length; ) {
     let end = Math.min(i + PREVIEW_LIMIT, text.length);
@@ -649,42 +648,54 @@ export async function textBlob(text) {
   return new Blob(parts, { type: 'application/json' });
 }
 
-async function showRestored({ text, version, updatedAt }) {
-  const meta = `Version ${version}, saved ${formatDate(updatedAt)}`;
-  // The download is the exact decrypted text, not the pretty-printed view.
-  const blob = await textBlob(text);
-  if (text.length > PREVIEW_LIMIT) {
-    ui.restored.value = /^\s*[[{]/.test(text) ? `${indentedStart(text, PREVIEW_CHARS)}\n…` : `${text.slice(0, PREVIEW_CHARS)}…`;
-    ui.restoredMeta.textContent = `${meta}, ${formatBytes(blob.size)}: only its beginning is shown here. Use Download for the whole document.`;
-  } else {
-    let display = text;
-    try {
-      display = JSON.stringify(JSON.parse(text), null, 2);
-    } catch {
-      // Not JSON (another client may store plain text): show it as it is.
+/**
+ * A restored document's view: its preview, what it is, and the download of
+ * the exact text. Both views of the page (v1 and the account) use one, each
+ * over its own elements ({restored, restoredMeta, download}).
+ */
+export function restoredView(els) {
+  let downloadUrl = null;
+  const clear = () => {
+    els.restored.value = '';
+    els.restored.hidden = true;
+    els.restoredMeta.hidden = true;
+    els.download.hidden = true;
+    els.download.removeAttribute('href');
+    if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+    downloadUrl = null;
+  };
+  const show = async ({ text, version, updatedAt }) => {
+    const meta = `Version ${version}, saved ${formatDate(updatedAt)}`;
+    // The download is the exact decrypted text, not the pretty-printed view.
+    const blob = await textBlob(text);
+    if (text.length > PREVIEW_LIMIT) {
+      els.restored.value = /^\s*[[{]/.test(text) ? `${indentedStart(text, PREVIEW_CHARS)}\n…` : `${text.slice(0, PREVIEW_CHARS)}…`;
+      els.restoredMeta.textContent = `${meta}, ${formatBytes(blob.size)}: only its beginning is shown here. Use Download for the whole document.`;
+    } else {
+      let display = text;
+      try {
+        display = JSON.stringify(JSON.parse(text), null, 2);
+      } catch {
+        // Not JSON (another client may store plain text): show it as it is.
+      }
+      els.restored.value = display;
+      els.restoredMeta.textContent = `${meta}. Download saves the exact text.`;
     }
-    ui.restored.value = display;
-    ui.restoredMeta.textContent = `${meta}. Download saves the exact text.`;
-  }
-  ui.restored.hidden = false;
-  ui.restoredMeta.hidden = false;
+    els.restored.hidden = false;
+    els.restoredMeta.hidden = false;
 
-  if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  downloadUrl = URL.createObjectURL(blob);
-  ui.download.href = downloadUrl;
-  ui.download.download = `dailyreps-backup-v${version}.json`;
-  ui.download.hidden = false;
+    if (downloadUrl) URL.revokeObjectURL(downloadUrl);
+    downloadUrl = URL.createObjectURL(blob);
+    els.download.href = downloadUrl;
+    els.download.download = `dailyreps-backup-v${version}.json`;
+    els.download.hidden = false;
+  };
+  return { show, clear };
 }
 
-function clearRestored() {
-  ui.restored.value = '';
-  ui.restored.hidden = true;
-  ui.restoredMeta.hidden = true;
-  ui.download.hidden = true;
-  ui.download.removeAttribute('href');
-  if (downloadUrl) URL.revokeObjectURL(downloadUrl);
-  downloadUrl = null;
-}
+const restoredDocument = restoredView(ui);
+const showRestored = restoredDocument.show;
+const clearRestored = restoredDocument.clear;
 
 async function restore(version) {
   await run('restore', 'restore', async () => {
