@@ -142,8 +142,10 @@ func expectedSignature(secret []byte, e *core.RequestEvent, ts int64) []byte {
 	if !ok {
 		bodyHash = emptyHash
 	}
+	// The target as the client sent it: a bare "?" (an empty query a Go
+	// client keeps from a URL ending in "?") is part of what it signed.
 	target := e.Request.URL.EscapedPath()
-	if q := RawQuery(e); q != "" {
+	if q := RawQuery(e); q != "" || e.Request.URL.ForceQuery {
 		target += "?" + q
 	}
 	m := hmac.New(sha256.New, secret)
