@@ -2,11 +2,15 @@ package pepper
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -221,5 +225,50 @@ func TestWriteFileReplacesAtomically(t *testing.T) {
 	}
 	if info, _ := os.Stat(path); info.Mode().Perm() != 0o600 {
 		t.Fatalf("replaced file mode %v", info.Mode().Perm())
+	}
+}
+
+// TestIDsAreTheStoredHMACChain pins every id to HMAC-SHA-256 computed afresh,
+// key by key, as databases written by earlier releases hold them: the keyed
+// states the pepper reuses must give the same ids on every call, from any
+// number of goroutines at once.
+func TestIDsAreTheStoredHMACChain(t *testing.T) {
+	fresh := func(keys [][]byte, msg string) string {
+		for _, k := range keys {
+			h := hmac.New(sha256.New, k)
+			h.Write([]byte(msg))
+			msg = hex.EncodeToString(h.Sum(nil))
+		}
+		return msg
+	}
+	for _, keys := range [][][]byte{{key(1)}, {key(1), key(2), key(3)}} {
+		p := mustNew(t, keys...)
+		var wg sync.WaitGroup
+		errs := make(chan string, 64)
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 50; i++ {
+					id := strings.Repeat(strconv.Itoa((g+i)%10), 64)
+					if got, want := p.User(id), fresh(keys, "user\x00"+id); got != want {
+						errs <- "User(" + id + ") = " + got + ", want " + want
+						return
+					}
+					if got, want := p.Key(id), fresh(keys, "key\x00"+id); got != want {
+						errs <- "Key(" + id + ") = " + got + ", want " + want
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatalf("%d keys: %s", len(keys), e)
+		}
+		if got, want := p.Rekey("x"), fresh(keys[len(keys)-1:], "x"); got != want {
+			t.Fatalf("Rekey = %s, want %s", got, want)
+		}
 	}
 }

@@ -26,7 +26,7 @@ type logRouter struct {
 }
 
 func newLogRouter(out io.Writer, sink slog.Handler) logRouter {
-	return logRouter{slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}), sink}
+	return logRouter{newFlatJSON(out), sink}
 }
 
 // Enabled is true at every level: the server's level filter (levelFilter)
