@@ -47,16 +47,24 @@ func New(app core.App, timeout time.Duration) (*sqlstore.Store, error) {
 // data.db, which holds the backups, syncs every commit (synchronous=FULL): a
 // 200 on save must survive a power cut, which NORMAL does not promise in WAL
 // mode. The logs database keeps NORMAL.
+//
+// data.db's connections also keep SQLite's default page cache (2 MB) rather
+// than PocketBase's 32 MB: the writer's cache fills with the pages of the
+// blobs it writes, which are never read through it again (a reader reads a
+// blob's overflow pages straight from the file, and drops its own cache
+// whenever another connection has written), so with 5 MB uploads in flight
+// the larger caches held 55 MB of the server's memory and sped nothing up
+// (BENCHMARKS.md, "Uploads' memory").
 func DBConnect(dbPath string) (*dbx.DB, error) {
-	sync := "NORMAL"
+	sync, cache := "NORMAL", "-32000"
 	if filepath.Base(dbPath) == "data.db" {
-		sync = dataSynchronous
+		sync, cache = dataSynchronous, "-2000"
 	}
 	// Same order and pragmas as core.DefaultDBConnect: busy_timeout first so
 	// the connection blocks on busy before WAL mode is set.
 	pragmas := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=journal_size_limit(200000000)" +
 		"&_pragma=synchronous(" + sync + ")&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)" +
-		"&_pragma=cache_size(-32000)&_defensive=1"
+		"&_pragma=cache_size(" + cache + ")&_defensive=1"
 	return dbx.Open("sqlite", dbPath+pragmas)
 }
 
