@@ -15,8 +15,10 @@ import (
 type saveRequest struct {
 	UserID     string `json:"userId"`
 	StorageKey string `json:"storageKey"`
-	Data       string `json:"data"`
+	Data       inBody `json:"data"`
 }
+
+func (r *saveRequest) bind(body []byte) { r.Data.bind(body) }
 
 // backupSave handles POST /api/backup: an upsert keyed by storageKey,
 // optionally conditional on If-Match.
@@ -29,7 +31,7 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 	if err != nil {
 		return err
 	}
-	if err := checkData(req.Data, h.Config.MaxBackupBytes); err != nil {
+	if err := checkData(req.Data.String(), h.Config.MaxBackupBytes); err != nil {
 		return err
 	}
 	var ifMatch int64
@@ -47,7 +49,7 @@ func (h *handlers) backupSave(e *core.RequestEvent) error {
 	}
 	c := h.Config
 	sr := store.SaveRequest{
-		User: id.user, Key: id.key, Data: req.Data, IfMatch: ifMatch, Now: h.Now(),
+		User: id.user, Key: id.key, Data: req.Data.String(), IfMatch: ifMatch, Now: h.Now(),
 		Limits: store.SaveLimits{PerHour: c.SavesPerHour, PerDay: c.SavesPerDay, MaxBackupsPerUser: c.MaxBackupsPerUser,
 			MaxBackupsPerAddress: c.MaxBackupsPerIP, QuotaBytes: c.UserQuotaBytes, HistoryDepth: c.HistoryDepth},
 		Creator: creatorTag(h.Pepper.Bucket("creator", hooks.ClientIP(e))),

@@ -31,6 +31,9 @@ func decodeBody(e *core.RequestEvent, dst any) error {
 	if err := json.Unmarshal(body, dst, json.RejectUnknownMembers(true)); err != nil {
 		return hooks.Fail(http.StatusBadRequest, "The request body is not valid: "+describeJSONError(err))
 	}
+	if b, ok := dst.(bodyBound); ok {
+		b.bind(body)
+	}
 	return nil
 }
 

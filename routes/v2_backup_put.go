@@ -11,8 +11,10 @@ import (
 
 type v2SaveRequest struct {
 	Version int64  `json:"version"`
-	Data    string `json:"data"`
+	Data    inBody `json:"data"`
 }
+
+func (r *v2SaveRequest) bind(body []byte) { r.Data.bind(body) }
 
 type v2SaveResponse struct {
 	Version   int64  `json:"version"`
@@ -35,12 +37,12 @@ func (h *handlers) v2BackupPut(e *core.RequestEvent) error {
 	if req.Version < 1 {
 		return hooks.Fail(http.StatusBadRequest, "version must be a positive whole number: the newest version + 1.")
 	}
-	if err := checkV2Data(req.Data, h.Config.MaxBackupBytes); err != nil {
+	if err := checkV2Data(req.Data.String(), h.Config.MaxBackupBytes); err != nil {
 		return err
 	}
 	c, user := h.Config, sessionUser(e)
 	sr := store.SaveRequest{
-		User: user, Key: key, Name: name, Version: req.Version, Data: req.Data, Now: h.Now(),
+		User: user, Key: key, Name: name, Version: req.Version, Data: req.Data.String(), Now: h.Now(),
 		Limits: store.SaveLimits{PerHour: c.SavesPerHour, PerDay: c.SavesPerDay, MaxBackupsPerUser: c.MaxBackupsPerUser,
 			QuotaBytes: c.UserQuotaBytes, HistoryDepth: c.HistoryDepth},
 		Creator: creatorTag(h.Pepper.Bucket("creator", hooks.ClientIP(e))),
