@@ -43,11 +43,23 @@ func TestLeakSweep(t *testing.T) {
 	if b.dsn != "" {
 		pgRows = servertest.DumpSchema(t, dbx.NewFromDB(b.db(t, dir), "pgx"))
 	}
+	// The last request before the shutdown: its line must reach the output,
+	// which gathers lines for a moment before it writes them.
+	last, _ := http.NewRequest(http.MethodGet, p.URL+"/api/info", nil)
+	last.Header.Set("X-Request-Id", "sweep-last-request")
+	if r, err := http.DefaultClient.Do(last); err != nil {
+		t.Fatal(err)
+	} else {
+		r.Body.Close()
+	}
 	if code := p.terminate(30 * time.Second); code != 0 { // flushes PocketBase's batched logs
 		t.Fatalf("exit %d: %s", code, p.output())
 	}
 
 	haystacks := map[string][]byte{"the server's output": []byte(p.output())}
+	if !strings.Contains(p.output(), `"requestId":"sweep-last-request"`) {
+		t.Fatal("the last request's line is not in the server's output: it was lost at the shutdown")
+	}
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

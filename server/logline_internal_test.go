@@ -57,7 +57,7 @@ func TestFlatJSONWritesWhatTheJSONHandlerWrites(t *testing.T) {
 			if err := slog.NewJSONHandler(&want, &slog.HandlerOptions{Level: slog.LevelDebug}).Handle(context.Background(), rec); err != nil {
 				t.Fatal(err)
 			}
-			if err := newFlatJSON(&got).Handle(context.Background(), rec); err != nil {
+			if err := newFlatJSON(newLineWriter(&got, 0)).Handle(context.Background(), rec); err != nil {
 				t.Fatal(err)
 			}
 			if got.String() != want.String() {
@@ -72,7 +72,7 @@ func TestFlatJSONWritesWhatTheJSONHandlerWrites(t *testing.T) {
 	// Attributes and groups added through With go to the JSON handler.
 	var want, got bytes.Buffer
 	slog.New(slog.NewJSONHandler(&want, nil)).With("a", 1).WithGroup("g").Info("m", "b", 2)
-	slog.New(newFlatJSON(&got)).With("a", 1).WithGroup("g").Info("m", "b", 2)
+	slog.New(newFlatJSON(newLineWriter(&got, 0))).With("a", 1).WithGroup("g").Info("m", "b", 2)
 	if strip(got.String()) != strip(want.String()) || !strings.Contains(got.String(), `"g":{"b":2}`) {
 		t.Errorf("With:\n got %s\nwant %s", got.String(), want.String())
 	}
@@ -90,7 +90,8 @@ func strip(s string) string {
 // goroutines, never interleave.
 func TestFlatJSONWritesWholeLines(t *testing.T) {
 	var out bytes.Buffer
-	l := slog.New(newFlatJSON(&out))
+	w := newLineWriter(&out, time.Hour)
+	l := slog.New(newFlatJSON(w))
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -103,6 +104,9 @@ func TestFlatJSONWritesWholeLines(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	if len(got) != 8*200*2 {
 		t.Fatalf("%d lines, want %d", len(got), 8*200*2)
@@ -112,4 +116,65 @@ func TestFlatJSONWritesWholeLines(t *testing.T) {
 			t.Fatalf("a broken line: %s", s)
 		}
 	}
+}
+
+// TestLineWriterGathersLinesBriefly: a delayed writer holds lines until its
+// delay passes, a warning, a full buffer or Direct, in order, and Direct
+// makes every later line immediate.
+func TestLineWriterGathersLinesBriefly(t *testing.T) {
+	var out syncBuf
+	w := newLineWriter(&out, time.Hour)
+	l := slog.New(newFlatJSON(w))
+	l.Info("request", "status", 200)
+	if out.String() != "" {
+		t.Fatal("a line was written before its delay")
+	}
+	l.Warn("disk is slow")
+	if got := out.String(); strings.Count(got, "\n") != 2 || strings.Index(got, `"request"`) > strings.Index(got, "disk is slow") {
+		t.Fatalf("a warning did not write what waited before it, in order: %q", got)
+	}
+	big := strings.Repeat("x", 1000)
+	for range maxPending / 1000 {
+		l.Info("request", "route", big)
+	}
+	if n := strings.Count(out.String(), "\n"); n <= 2 {
+		t.Fatal("a full buffer was not written")
+	}
+	if err := w.Direct(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\n"); n != 2+maxPending/1000 {
+		t.Fatalf("%d lines after Direct, want %d", n, 2+maxPending/1000)
+	}
+	l.Info("after")
+	if !strings.Contains(out.String(), `"msg":"after"`) {
+		t.Fatal("a line after Direct waited")
+	}
+
+	timed := newLineWriter(&out, 20*time.Millisecond)
+	slog.New(newFlatJSON(timed)).Info("timed")
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), `"msg":"timed"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("a waiting line was never written")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"io"
 	"log/slog"
 
 	"github.com/dailyreps/backup/hooks"
@@ -25,7 +24,7 @@ type logRouter struct {
 	sink slog.Handler // the _logs table
 }
 
-func newLogRouter(out io.Writer, sink slog.Handler) logRouter {
+func newLogRouter(out *lineWriter, sink slog.Handler) logRouter {
 	return logRouter{newFlatJSON(out), sink}
 }
 

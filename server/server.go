@@ -55,11 +55,21 @@ func Register(app core.App, cfg config.Config, opts Options) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	out := opts.LogOutput
-	if out == nil {
-		out = os.Stdout
+	// Standard output gathers lines for a moment (see lineWriter); a writer
+	// of the caller's gets each line as it is logged.
+	out := newLineWriter(opts.LogOutput, 0)
+	if opts.LogOutput == nil {
+		out = newLineWriter(os.Stdout, stdoutDelay)
 	}
 	logger := leveled(app, cfg.LogLevel, out)
+	app.OnTerminate().Bind(&hook.Handler[*core.TerminateEvent]{
+		Id:       "drLogDirect",
+		Priority: -10001, // before the shutdown, whose lines are then written at once
+		Func: func(te *core.TerminateEvent) error {
+			_ = out.Direct()
+			return te.Next()
+		},
+	})
 
 	// The pepper file (and a rotation's pending one) sits in the data
 	// directory but must never travel with PocketBase's backup archives, nor
@@ -281,7 +291,7 @@ func startPruning(st interface {
 // leveled is the server's logger, filtered by DAILYREPS_LOG_LEVEL, writing
 // JSON lines to out and, through a sink of its own (see logsink.go), what an
 // admin acts on into PocketBase's log table (see logroute.go).
-func leveled(app core.App, level string, out io.Writer) func() *slog.Logger {
+func leveled(app core.App, level string, out *lineWriter) func() *slog.Logger {
 	var min slog.Level
 	_ = min.UnmarshalText([]byte(level))
 	l := slog.New(levelFilter{newLogRouter(out, newLogSink(app)), min})
