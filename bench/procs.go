@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dailyreps/backup/config"
 )
 
 // serverSpec is one server configuration under test.
@@ -119,8 +121,10 @@ var (
 )
 
 // largeUploads is DAILYREPS_MAX_LARGE_UPLOADS's default: how many uploads
-// of a megabyte or more ours reads at a time.
-const largeUploads = 4
+// of a megabyte or more ours reads at a time from one client address (the
+// benchmark's only one). Taken from the server's own defaults, so that the
+// memory figure per upload read follows them.
+var largeUploads = config.Default().MaxLargeUploads
 
 // binaries are the executables a run starts.
 type binaries struct {
