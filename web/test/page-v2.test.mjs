@@ -691,7 +691,10 @@ describe('the account view (protocol v2)', () => {
 
   test('the slow step shows its progress in plain words, next to the control used', async () => {
     const username = uniqueName('Slow');
-    await device().register(username, 'pw');
+    // Ten times the floor: at 600,000 iterations a fast machine's derivation
+    // can end before the bar's first update (100 ms), which a person would
+    // not miss and this test could not see.
+    await device().register(username, 'pw', { iterations: 6_000_000 });
     const page = await openPage();
     await page.evaluate(() => {
       window.__progress = [];
