@@ -352,6 +352,7 @@ async function signDigest(secret, { method, path, bodyHash, timestamp }) {
 // HTTP
 
 const REPLAYED = /already received/i;
+const MAX_REPLAY_RETRIES = 4;
 
 function progressReporter(callback) {
   return (phase, extra) => {
@@ -422,8 +423,8 @@ async function errorFromResponse(response, nowMs) {
  * protocols sign, retry and report failures alike.
  * @param {ClientOptions & {usedSignatures?: Map<string, number>, retryReplay?: boolean}} [options]
  *   usedSignatures: the (timestamp, request) pairs signed, when several clients share them;
- *   retryReplay: sign again at the next second (twice at most) when the server refuses a
- *   request as already received
+ *   retryReplay: sign again at the next unused second (four times at most, as the Go client)
+ *   when the server refuses a request as already received
  * @returns {{send: Function, json: Function, readonly clockOffset: number}}
  */
 export function createTransport({
@@ -513,8 +514,10 @@ export function createTransport({
       // Another device sent the very same request, signed in the same
       // second (two devices signing in to one account send the same
       // prelogin): the server refused this one before doing anything, and
-      // the next unused second makes it a new request.
-      if (retryReplay && response.status === 401 && secret !== undefined && replays < 2 && REPLAYED.test(error.serverMessage ?? '')) {
+      // the next unused second makes it a new request. Several clients
+      // (a script's commands in a row, each a new process) may each have
+      // taken the next second as well, hence a few tries.
+      if (retryReplay && response.status === 401 && secret !== undefined && replays < MAX_REPLAY_RETRIES && REPLAYED.test(error.serverMessage ?? '')) {
         replays++;
         continue;
       }

@@ -245,6 +245,16 @@ describe('login', () => {
     assert.deepEqual(fetch.calls.map((c) => c.url.pathname), ['/api/v2/prelogin', '/api/v2/prelogin', '/api/v2/login']);
     assert.notEqual(stamps[0], stamps[1], 'signed again at another second');
 
+    // Other clients may have taken the next seconds too: four more tries, then the refusal stands.
+    const crowded = scripted(replayed, replayed, replayed, replayed, { body: { kdf } }, { status: 401, body: { error: 'Wrong username or password.' } });
+    await rejectsWith(createClientV2({ baseUrl: BASE, fetch: crowded, signingSecret: 's', now, memory: new Map() }).login('crowded', PASSWORD), CODES.wrongPassword);
+    const prelogins = crowded.calls.filter((c) => c.url.pathname === '/api/v2/prelogin').map((c) => c.headers.get('X-Timestamp'));
+    assert.equal(prelogins.length, 4 + 1);
+    assert.equal(new Set(prelogins).size, prelogins.length, 'each prelogin at its own second');
+    const full = scripted(replayed, replayed, replayed, replayed, replayed, { body: { kdf } });
+    await rejectsWith(createClientV2({ baseUrl: BASE, fetch: full, signingSecret: 's', now, memory: new Map() }).login('full', PASSWORD), CODES.unauthorized);
+    assert.equal(full.calls.length, 5);
+
     // A second client of the page does not sign the same prelogin in the same second at all.
     const other = scripted({ body: { kdf } }, { status: 401, body: { error: 'Wrong username or password.' } });
     await rejectsWith(createClientV2({ baseUrl: BASE, fetch: other, signingSecret: 's', now, memory: new Map() }).login('someone', PASSWORD), CODES.wrongPassword);
