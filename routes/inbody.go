@@ -13,10 +13,9 @@ import (
 // inBody is a JSON string member of a request body decoded in place: its
 // value is unescaped where it lies in the body and points there, instead of
 // being a copy of its own. A save's data is nearly the whole body (up to
-// megabytes), so decoded the usual way every upload would hold it twice, and
-// leave twice as much garbage behind for the collector, which lets garbage
-// grow to what is live before it runs: with 5 MB uploads in flight this was
-// most of the server's memory per upload (BENCHMARKS.md, "Uploads' memory").
+// megabytes), so decoded the usual way every upload would hold it twice and
+// leave the second copy to the collector (BENCHMARKS.md, run 4 and
+// "Uploads' memory").
 //
 // Decoding records where the token lies (the decoder's input offsets, not a
 // pointer into its buffer); bind unescapes it once the whole body has been
