@@ -58,7 +58,7 @@ func AccessLog(logger func() *slog.Logger, observe Observer) *hook.Handler[*core
 			logger().Log(e.Request.Context(), level, AccessLogMessage,
 				"requestId", id, "route", route, "status", status,
 				"durationMs", float64(took.Microseconds())/1000,
-				"bytesIn", max(e.Request.ContentLength, int64(len(Body(e)))), "bytesOut", counted.size)
+				"bytesIn", max(e.Request.ContentLength, bodyRead(e)), "bytesOut", counted.size)
 			return err
 		},
 	}

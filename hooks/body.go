@@ -68,11 +68,11 @@ func ReadBody(limits BodyLimits) *hook.Handler[*core.RequestEvent] {
 			}
 			defer release()
 			paced := limits.pace(e, body)
-			buf, hash, read, err := readCapped(paced, n, limits.MaxBytes, limits.Memory)
+			got, err := readCapped(paced, n, limits.MaxBytes, limits.Memory, limits.mapped(n))
 			paced.done()
 			if errors.Is(err, errTooLarge) {
 				release() // draining a refused body holds no memory
-				return refuseTooLarge(e, body, read, -1, limits.MaxBytes)
+				return refuseTooLarge(e, body, got.read, -1, limits.MaxBytes)
 			}
 			if err != nil {
 				e.Response.Header().Set("Connection", "close")
@@ -85,12 +85,25 @@ func ReadBody(limits BodyLimits) *hook.Handler[*core.RequestEvent] {
 				}
 				return Fail(http.StatusBadRequest, "The request body could not be read.")
 			}
-			defer limits.Memory.give(int64(len(buf)))
-			e.Set(keyBody, buf)
-			e.Set(keyBodyHash, hash)
+			defer limits.Memory.give(int64(len(got.bytes)))
+			if got.mapped {
+				// Only a mapping is held here: a heap body is left for the
+				// collector once decoded (TakeBody).
+				defer unmapBody(got.bytes)
+			}
+			e.Set(keyBody, got.bytes)
+			e.Set(keyBodyRead, got.read)
+			e.Set(keyBodyHash, got.hash)
+			defer e.Set(keyBody, nil) // nothing may reach the bytes once released
 			return e.Next()
 		},
 	}
+}
+
+// mapped reports whether a body of contentLength (-1: unknown) is read into
+// a mapping of its own (see readCapped): the large ones.
+func (l BodyLimits) mapped(contentLength int64) bool {
+	return l.LargeBytes > 0 && (contentLength < 0 || contentLength > l.LargeBytes)
 }
 
 // acquire waits for one of the client address's slots when a body of
@@ -269,20 +282,49 @@ func unwrapBody(b io.ReadCloser) io.Reader {
 	return b
 }
 
-// readCapped reads the whole body, at most maxBytes of it, and its hash; read
-// is how many bytes it took from r. The body is gathered in pooled blocks,
-// each taken from mem before it is filled, so that memory follows the bytes
-// received (a declared length reserves nothing ahead), and copied once into
-// a buffer of its final size. On success len(body) bytes stay taken from mem
-// for the caller to give back; on error none do.
-func readCapped(r io.Reader, contentLength, maxBytes int64, mem *Memory) (body []byte, hash string, read int64, err error) {
+// A readBody is a request body read whole.
+type readBody struct {
+	bytes []byte
+	hash  string // its SHA-256, hex
+	read  int64  // bytes taken from the connection (past a cap: more than bytes holds)
+	// mapped: bytes is a mapping of its own, given back with unmapBody.
+	// Nothing may use the bytes afterwards: ReadBody unmaps them when the
+	// handler chain returns, and every consumer copies what it keeps (the
+	// database drivers copy what they are given; see routes' inBody).
+	mapped bool
+}
+
+// readCapped reads the whole body, at most maxBytes of it, and its hash. Its
+// memory follows the bytes received, taken from mem as they come (a declared
+// length reserves nothing ahead). A small body is gathered in pooled blocks
+// and copied once into a buffer of its final size. A large one (large: over
+// BodyLimits.LargeBytes, or of unknown length) is read straight into an
+// anonymous mapping with room for the most it may hold: the kernel backs its
+// pages only as they are written, and unmapping returns them at once, so an
+// upload of megabytes neither holds its bytes twice while it is joined nor
+// grows the collector's heap, which would let each upload's garbage
+// accumulate to twice the live heap before a collection (BENCHMARKS.md,
+// "Uploads' memory"). On success len(body.bytes) bytes stay taken from mem
+// for the caller to give back (and a mapping to unmap); on error none are
+// held.
+func readCapped(r io.Reader, contentLength, maxBytes int64, mem *Memory, large bool) (body readBody, err error) {
 	h := sha256.New()
 	limit := maxBytes + 1
 	if contentLength >= 0 {
 		limit = min(limit, contentLength+1) // one byte past the declared length tells
 	}
 	counted := &countingReader{r: io.TeeReader(io.LimitReader(r, limit), h)}
-	body, err = readBlocks(counted, maxBytes, mem)
+	var mapping []byte
+	if large {
+		mapping = mapBody(int(limit))
+	}
+	if mapping != nil {
+		body.bytes, err = readMapped(counted, mapping, maxBytes, mem)
+		body.mapped = true
+	} else {
+		body.bytes, err = readBlocks(counted, maxBytes, mem)
+	}
+	body.read = counted.n
 	switch {
 	case err != nil:
 	case counted.n > maxBytes || contentLength >= 0 && counted.n > contentLength:
@@ -291,12 +333,16 @@ func readCapped(r io.Reader, contentLength, maxBytes int64, mem *Memory) (body [
 		err = io.ErrUnexpectedEOF
 	}
 	if err != nil {
-		if body != nil {
-			mem.give(int64(len(body)))
+		if body.bytes != nil {
+			mem.give(int64(len(body.bytes)))
 		}
-		return nil, "", counted.n, err
+		if mapping != nil {
+			unmapBody(mapping)
+		}
+		return readBody{read: counted.n}, err
 	}
-	return body, hex.EncodeToString(h.Sum(nil)), counted.n, nil
+	body.hash = hex.EncodeToString(h.Sum(nil))
+	return body, nil
 }
 
 const blockSize = 16 << 10
@@ -346,6 +392,38 @@ func readBlocks(r io.Reader, maxBytes int64, mem *Memory) ([]byte, error) {
 		out = append(out, b[:]...)
 	}
 	return out, nil
+}
+
+// readMapped reads r to its end into mapping, taking each block's worth of
+// room from mem before it is filled, unless it holds more than maxBytes. The
+// body it returns is mapping's first bytes; on success len(body) bytes stay
+// taken from mem, on error none.
+func readMapped(r io.Reader, mapping []byte, maxBytes int64, mem *Memory) (body []byte, err error) {
+	total, taken := 0, 0
+	defer func() { mem.give(int64(taken - len(body))) }()
+	for {
+		if total == taken {
+			if taken == len(mapping) {
+				return nil, errTooLarge // only past maxBytes or the declared length: limit's extra byte
+			}
+			n := min(blockSize, len(mapping)-taken)
+			if !mem.take(int64(n)) {
+				return nil, errNoMemory
+			}
+			taken += n
+		}
+		n, err := r.Read(mapping[total:taken])
+		total += n
+		if int64(total) > maxBytes {
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			return mapping[:total:len(mapping)], nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 type countingReader struct {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -35,21 +36,37 @@ func TestReadCapped(t *testing.T) {
 	for _, size := range []int{0, 1, blockSize - 1, blockSize, blockSize + 1, 3*blockSize + 7, maxBytes} {
 		data := bytes.Repeat([]byte{'d'}, size)
 		for _, declared := range []bool{true, false} {
-			length := int64(-1)
-			if declared {
-				length = int64(size)
-			}
-			body, hash, read, err := readCapped(onlyReader{bytes.NewReader(data)}, length, maxBytes, nil)
-			if err != nil {
-				t.Fatalf("%d bytes (declared %v): %v", size, declared, err)
-			}
-			if !bytes.Equal(body, data) || hash != sha256Hex(data) || read != int64(size) {
-				t.Fatalf("%d bytes (declared %v): got %d bytes, hash ok %v, read %d", size, declared, len(body), hash == sha256Hex(data), read)
-			}
-			// The buffer holds the body and no more: no growth slack lives on
-			// with the request.
-			if cap(body) != len(body) {
-				t.Fatalf("%d bytes (declared %v): buffer of %d", size, declared, cap(body))
+			for _, large := range []bool{false, true} {
+				length := int64(-1)
+				if declared {
+					length = int64(size)
+				}
+				var mem Memory
+				mem.max = 1 << 30
+				got, err := readCapped(onlyReader{bytes.NewReader(data)}, length, maxBytes, &mem, large)
+				what := fmt.Sprintf("%d bytes (declared %v, large %v)", size, declared, large)
+				if err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+				if !bytes.Equal(got.bytes, data) || got.hash != sha256Hex(data) || got.read != int64(size) {
+					t.Fatalf("%s: got %d bytes, hash ok %v, read %d", what, len(got.bytes), got.hash == sha256Hex(data), got.read)
+				}
+				// The budget holds the body's bytes, no more: a mapping's
+				// room beyond them and the blocks are given back.
+				if mem.Used() != int64(size) {
+					t.Fatalf("%s: %d bytes taken from the budget", what, mem.Used())
+				}
+				if want := large; got.mapped != want {
+					t.Fatalf("%s: mapped %v, want %v", what, got.mapped, want)
+				}
+				// A heap buffer holds the body and no more: no growth slack
+				// lives on with the request.
+				if !got.mapped && cap(got.bytes) != len(got.bytes) {
+					t.Fatalf("%s: buffer of %d", what, cap(got.bytes))
+				}
+				if got.mapped {
+					unmapBody(got.bytes)
+				}
 			}
 		}
 	}
@@ -58,19 +75,26 @@ func TestReadCapped(t *testing.T) {
 func TestReadCappedRefusesMore(t *testing.T) {
 	const maxBytes = 100_000
 	data := bytes.Repeat([]byte{'x'}, 5*maxBytes)
-	_, _, read, err := readCapped(onlyReader{bytes.NewReader(data)}, -1, maxBytes, nil)
-	if !errors.Is(err, errTooLarge) || read != maxBytes+1 {
-		t.Fatalf("unknown length: %v after %d bytes, want errTooLarge after %d", err, read, maxBytes+1)
-	}
-	// A body longer than it declared is refused too.
-	_, _, _, err = readCapped(onlyReader{bytes.NewReader(data[:1000])}, 999, maxBytes, nil)
-	if !errors.Is(err, errTooLarge) {
-		t.Fatalf("body past its declared length: %v", err)
-	}
-	// One shorter than declared is a broken request, not a large one.
-	_, _, _, err = readCapped(onlyReader{bytes.NewReader(data[:10])}, 20, maxBytes, nil)
-	if err == nil || errors.Is(err, errTooLarge) {
-		t.Fatalf("short body: %v", err)
+	for _, large := range []bool{false, true} {
+		var mem Memory
+		mem.max = 1 << 30
+		got, err := readCapped(onlyReader{bytes.NewReader(data)}, -1, maxBytes, &mem, large)
+		if !errors.Is(err, errTooLarge) || got.read != maxBytes+1 {
+			t.Fatalf("large %v, unknown length: %v after %d bytes, want errTooLarge after %d", large, err, got.read, maxBytes+1)
+		}
+		// A body longer than it declared is refused too.
+		_, err = readCapped(onlyReader{bytes.NewReader(data[:1000])}, 999, maxBytes, &mem, large)
+		if !errors.Is(err, errTooLarge) {
+			t.Fatalf("large %v, body past its declared length: %v", large, err)
+		}
+		// One shorter than declared is a broken request, not a large one.
+		_, err = readCapped(onlyReader{bytes.NewReader(data[:10])}, 20, maxBytes, &mem, large)
+		if err == nil || errors.Is(err, errTooLarge) {
+			t.Fatalf("large %v, short body: %v", large, err)
+		}
+		if mem.Used() != 0 {
+			t.Fatalf("large %v: refused bodies left %d bytes taken from the budget", large, mem.Used())
+		}
 	}
 }
 
@@ -79,11 +103,11 @@ func TestReadCappedRefusesMore(t *testing.T) {
 func TestReadCappedAllocatesOnce(t *testing.T) {
 	const size = 5 << 20
 	data := bytes.Repeat([]byte{'a'}, size)
-	warm, _, _, _ := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil)
+	warm, _ := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil, false)
 	runtime.KeepAlive(warm)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	body, _, _, err := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil)
+	body, err := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil, false)
 	runtime.ReadMemStats(&after)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +116,56 @@ func TestReadCappedAllocatesOnce(t *testing.T) {
 		t.Fatalf("reading %d bytes allocated %d", size, allocated)
 	}
 	runtime.KeepAlive(body)
+}
+
+// A large upload is read outside the collector's heap: it allocates nothing
+// of its size there, so uploads leave no garbage to pile up before a
+// collection.
+func TestLargeBodyLeavesTheHeap(t *testing.T) {
+	const size = 5 << 20
+	data := bytes.Repeat([]byte{'a'}, size)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil, true)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unmapBody(got.bytes)
+	if !got.mapped || !bytes.Equal(got.bytes, data) {
+		t.Fatalf("mapped %v, body intact %v", got.mapped, bytes.Equal(got.bytes, data))
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 64<<10 {
+		t.Fatalf("reading %d bytes into a mapping allocated %d on the heap", size, allocated)
+	}
+}
+
+// A large body's declared length reserves nothing: while it trickles in,
+// the budget holds what arrived (to the block), as for a small one.
+func TestLargeBodyMemoryFollowsTheBytes(t *testing.T) {
+	const declared, sent = 5 << 20, 100_000
+	pr, pw := io.Pipe()
+	var mem Memory
+	mem.max = 1 << 30
+	done := make(chan error, 1)
+	go func() {
+		_, err := readCapped(onlyReader{pr}, declared, declared, &mem, true)
+		done <- err
+	}()
+	if _, err := pw.Write(bytes.Repeat([]byte{'a'}, sent)); err != nil {
+		t.Fatal(err)
+	}
+	// The reader has taken the bytes written; it waits for more.
+	if used := mem.Used(); used < sent || used > sent+blockSize {
+		t.Fatalf("%d of %d declared bytes received: %d taken from the budget", sent, declared, used)
+	}
+	pw.CloseWithError(errors.New("client went away"))
+	if err := <-done; err == nil {
+		t.Fatal("a body cut short was accepted")
+	}
+	if mem.Used() != 0 {
+		t.Fatalf("a body cut short left %d bytes taken", mem.Used())
+	}
 }
 
 // bodyRequest runs ReadBody (with limits) and a handler that records the

@@ -52,6 +52,7 @@ const (
 	keyRawQuery  = "dr.rawQuery"
 	keyBody      = "dr.body"
 	keyBodyHash  = "dr.bodyHash"
+	keyBodyRead  = "dr.bodyRead"
 	keyClientIP  = "dr.clientIP"
 	keyRequestID = "dr.requestID"
 	keyReplay    = "dr.replay"
@@ -70,7 +71,9 @@ func ClientIP(e *core.RequestEvent) string {
 	return s
 }
 
-// Body is the request body read by ReadBody.
+// Body is the request body read by ReadBody. Its bytes are valid until the
+// handler returns (a large body is unmapped then): keep a copy, never the
+// slice or a string that views it.
 func Body(e *core.RequestEvent) []byte {
 	b, _ := e.Get(keyBody).([]byte)
 	return b
@@ -84,6 +87,13 @@ func TakeBody(e *core.RequestEvent) []byte {
 	b := Body(e)
 	e.Set(keyBody, nil)
 	return b
+}
+
+// bodyRead is how many body bytes ReadBody took from the connection: the
+// body's length, or more for one refused as too large.
+func bodyRead(e *core.RequestEvent) int64 {
+	n, _ := e.Get(keyBodyRead).(int64)
+	return n
 }
 
 // RequestID is the id the access log gave the request.

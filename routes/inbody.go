@@ -20,7 +20,10 @@ import (
 // Decoding records where the token lies (the decoder's input offsets, not a
 // pointer into its buffer); bind unescapes it once the whole body has been
 // checked. The body must then stay unchanged while the value is in use: it is
-// the request's own buffer, which nothing else writes.
+// the request's own buffer, which nothing else writes. The value lives no
+// longer than the request's handler: a large body is unmapped when the
+// handler returns (hooks.ReadBody), so what outlives it must be a copy (the
+// database drivers copy the values they are given).
 type inBody struct {
 	start, end int64 // the quoted token's offsets in the body; end 0: null or absent
 	value      string
