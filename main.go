@@ -49,7 +49,8 @@ func run() error {
 		return err
 	}
 	// Dev mode prints every SQL statement, backups included: off unless --dev.
-	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DBConnect: sqlite.DBConnect})
+	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DBConnect: sqlite.DBConnect,
+		DataMaxOpenConns: sqlite.ReadConns(), DataMaxIdleConns: sqlite.ReadConns()})
 	site, _ := fs.Sub(public, "pb_public")
 	server.Register(app, cfg, server.Options{Public: site})
 	commands.Add(app, cfg)

@@ -49,7 +49,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DBConnect: sqlite.DBConnect})
+	app := pocketbase.NewWithConfig(pocketbase.Config{DefaultDev: false, DBConnect: sqlite.DBConnect,
+		DataMaxOpenConns: sqlite.ReadConns(), DataMaxIdleConns: sqlite.ReadConns()})
 	server.Register(app, cfg, server.Options{})
 	return app.Start()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -42,6 +43,16 @@ func New(app core.App, timeout time.Duration) (*sqlstore.Store, error) {
 	}
 	return sqlstore.New(app.ConcurrentDB(), write, dialect, timeout, nil), nil
 }
+
+// ReadConns is how many connections read data.db at once: PocketBase's
+// DataMaxOpenConns, with as many kept idle (its defaults are 120 and 15). A
+// read runs on the CPU in this process (its pages come from SQLite's cache or
+// the OS's), so more readers than two per core only contend, for the
+// driver's allocator, whose lock every read of a large value takes, and for
+// the processors. With PocketBase's defaults the slowest 1% of 100 KB
+// restores took 1.5 times the reference's; with these, 1.1 times
+// (BENCHMARKS.md, run 5). Readers past it wait for a connection in Go.
+func ReadConns() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 // DBConnect opens PocketBase's databases with its own pragmas, except that
 // data.db, which holds the backups, syncs every commit (synchronous=FULL): a
