@@ -58,7 +58,8 @@ var dialect = sqlstore.Dialect{
 		{:user}, {:key}, {:ifMatch}, {:version}, {:size}, {:at}, {:data}, {:depth}, {:quota}, {:now},
 		{:bucket}, {:perHour}, {:perDay})`,
 	// 0005_add_version.sql.
-	LockUserBackup: `SELECT backup_id, backup_version FROM lock_user_backup({:user}, {:key})`,
+	// The bytes are left NULL: AddVersion weighs the quota itself.
+	LockUserBackup: `SELECT backup_id, backup_version, NULL::bigint FROM lock_user_backup({:user}, {:key})`,
 	AddVersion: `SELECT new_version, pruned_count FROM add_backup_version({:id}, {:current}, {:size}, {:at},
 		{:data}, {:depth}, {:quota}, {:now})`,
 	// hashtext yields an int4, so these keys never meet migrationLock, which

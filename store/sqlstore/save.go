@@ -46,8 +46,9 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 		// Locks the user row (PostgreSQL) so a user's saves queue across
 		// instances: the counts below then cannot be raced.
 		var foundID sql.NullString
-		var foundVersion sql.NullInt64
-		err := s.txRow(tx, s.q.lockUserBackup, dbx.Params{"user": req.User, "key": req.Key}, &foundID, &foundVersion)
+		var foundVersion, storedBytes sql.NullInt64
+		err := s.txRow(tx, s.q.lockUserBackup, dbx.Params{"user": req.User, "key": req.Key},
+			&foundID, &foundVersion, &storedBytes)
 		if err != nil {
 			return err // no rows: unknown user
 		}
@@ -74,7 +75,7 @@ func (s *Store) SaveBackup(ctx context.Context, req store.SaveRequest) (store.Sa
 			return err
 		}
 		if exists {
-			out.Version, out.Pruned, err = s.addVersion(tx, req, id, current)
+			out.Version, out.Pruned, err = s.addVersion(tx, req, id, current, storedBytes)
 		} else {
 			out.Version, err = 1, s.create(tx, req)
 		}
@@ -114,12 +115,13 @@ func (s *Store) create(tx *dbx.Tx, req store.SaveRequest) error {
 // addVersion writes the next version of backup id and drops the versions
 // that the depth limit or the quota no longer leave room for, oldest first;
 // it returns the new version and how many history versions it dropped.
-func (s *Store) addVersion(tx *dbx.Tx, req store.SaveRequest, id string, current int64) (int64, int64, error) {
+// stored is the bytes its versions hold now, when known.
+func (s *Store) addVersion(tx *dbx.Tx, req store.SaveRequest, id string, current int64, stored sql.NullInt64) (int64, int64, error) {
 	next, size := current+1, int64(len(req.Data))
 	if s.d.AddVersion != "" {
 		return s.addVersionAtOnce(tx, req, id, current, size)
 	}
-	oldest, err := s.oldestDropped(tx, req, id, next, size)
+	oldest, err := s.oldestDropped(tx, req, id, next, size, stored)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -174,7 +176,9 @@ func (s *Store) addVersionAtOnce(tx *dbx.Tx, req store.SaveRequest, id string, c
 // of size bytes is added (0: none): beyond the history depth, or beyond the
 // quota counted from the newest version down. History always yields to the
 // new version; only a new version that alone exceeds the quota is refused.
-func (s *Store) oldestDropped(tx *dbx.Tx, req store.SaveRequest, id string, next, size int64) (int64, error) {
+// When all the versions stored (stored bytes, if known) fit beside the new
+// one, the quota drops nothing and the versions are not walked.
+func (s *Store) oldestDropped(tx *dbx.Tx, req store.SaveRequest, id string, next, size int64, stored sql.NullInt64) (int64, error) {
 	oldest := next - 1 - int64(req.Limits.HistoryDepth)
 	quota := req.Limits.QuotaBytes
 	if quota <= 0 {
@@ -182,6 +186,9 @@ func (s *Store) oldestDropped(tx *dbx.Tx, req store.SaveRequest, id string, next
 	}
 	if size > quota {
 		return 0, store.ErrQuota
+	}
+	if stored.Valid && stored.Int64+size <= quota {
+		return oldest, nil
 	}
 	rows, closeStmt, err := s.txRows(tx, versionSizes, dbx.Params{"id": id})
 	if err != nil {

@@ -27,10 +27,11 @@ type Dialect struct {
 	LockUser string
 	// LockUserBackup, when set, is a save's first statement in one round
 	// trip: it locks the user row as LockUser does and then, in a snapshot
-	// taken after the lock, returns the backup's id and newest version
-	// ({:user}, {:key}; NULLs: no backup; no row: no user). Unset, one
-	// query joins the two, which is right only where transactions run one
-	// at a time (SQLite's single writer).
+	// taken after the lock, returns the backup's id, its newest version and
+	// the bytes its versions hold ({:user}, {:key}; NULLs: no backup, and
+	// the bytes may be NULL where AddVersion weighs them itself; no row: no
+	// user). Unset, one query joins them, which is right only where
+	// transactions run one at a time (SQLite's single writer).
 	LockUserBackup string
 	// AddVersion, when set, does what addVersion does in one statement (a
 	// function of the schema) with the parameters {:id}, {:current},
