@@ -98,21 +98,31 @@ func TestReadCappedRefusesMore(t *testing.T) {
 	}
 }
 
+// heapAllocated returns what read allocates on the collector's heap, and
+// what it returned.
+func heapAllocated(read func() (readBody, error)) (uint64, readBody, error) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	got, err := read()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc, got, err
+}
+
 // A 5 MiB upload of declared length costs, once the block pool is warm, one
 // allocation of its size, not the doubling a growing buffer does.
 func TestReadCappedAllocatesOnce(t *testing.T) {
 	const size = 5 << 20
 	data := bytes.Repeat([]byte{'a'}, size)
-	warm, _ := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil, false)
+	read := func() (readBody, error) {
+		return readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil, false)
+	}
+	warm, _ := read()
 	runtime.KeepAlive(warm)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	body, err := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil, false)
-	runtime.ReadMemStats(&after)
+	allocated, body, err := heapAllocated(read)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > size+64<<10 {
+	if allocated > size+64<<10 {
 		t.Fatalf("reading %d bytes allocated %d", size, allocated)
 	}
 	runtime.KeepAlive(body)
@@ -124,10 +134,9 @@ func TestReadCappedAllocatesOnce(t *testing.T) {
 func TestLargeBodyLeavesTheHeap(t *testing.T) {
 	const size = 5 << 20
 	data := bytes.Repeat([]byte{'a'}, size)
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	got, err := readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil, true)
-	runtime.ReadMemStats(&after)
+	allocated, got, err := heapAllocated(func() (readBody, error) {
+		return readCapped(onlyReader{bytes.NewReader(data)}, size, size+64<<10, nil, true)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +144,28 @@ func TestLargeBodyLeavesTheHeap(t *testing.T) {
 	if !got.mapped || !bytes.Equal(got.bytes, data) {
 		t.Fatalf("mapped %v, body intact %v", got.mapped, bytes.Equal(got.bytes, data))
 	}
-	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 64<<10 {
+	if allocated > 64<<10 {
 		t.Fatalf("reading %d bytes into a mapping allocated %d on the heap", size, allocated)
+	}
+}
+
+// Once the chain returns the event no longer holds the body (a large one is
+// unmapped by then), and how much was read stays known for the access log,
+// also for a body of unknown length.
+func TestReadBodyLetsGoWhenDone(t *testing.T) {
+	body := bytes.Repeat([]byte("a"), 2<<20)
+	e := &core.RequestEvent{}
+	e.Request, e.Response = jsonRequest(onlyReader{bytes.NewReader(body)}, -1), httptest.NewRecorder()
+	seen := 0
+	err := triggerReadBody(e, BodyLimits{MaxBytes: 4 << 20, LargeBytes: 1 << 20}, func(e *core.RequestEvent) error {
+		seen = len(Body(e))
+		return nil
+	})
+	if err != nil || seen != len(body) {
+		t.Fatalf("err %v, the handler saw %d of %d bytes", err, seen, len(body))
+	}
+	if Body(e) != nil || bodyRead(e) != int64(len(body)) {
+		t.Fatalf("after the chain: body held %v, read %d of %d", Body(e) != nil, bodyRead(e), len(body))
 	}
 }
 
@@ -175,12 +204,17 @@ func bodyRequest(t *testing.T, limits BodyLimits, r *http.Request, handler func(
 	rec := httptest.NewRecorder()
 	e := &core.RequestEvent{}
 	e.Request, e.Response = r, rec
-	h := &hook.Hook[*core.RequestEvent]{}
-	h.Bind(ReadBody(limits))
 	if handler == nil {
 		handler = func(*core.RequestEvent) error { return nil }
 	}
-	return rec, h.Trigger(e, handler)
+	return rec, triggerReadBody(e, limits, handler)
+}
+
+// triggerReadBody runs ReadBody (with limits) and then handler on e.
+func triggerReadBody(e *core.RequestEvent, limits BodyLimits, handler func(*core.RequestEvent) error) error {
+	h := &hook.Hook[*core.RequestEvent]{}
+	h.Bind(ReadBody(limits))
+	return h.Trigger(e, handler)
 }
 
 func jsonRequest(body io.Reader, length int64) *http.Request {
